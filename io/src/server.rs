@@ -1,0 +1,479 @@
+//! HTTP/1.1 server for one request core: keep-alive, `Connection: close`,
+//! `Expect: 100-continue`, chunked and fixed-length bodies, a body size
+//! limit, and timeouts so an idle or slow client cannot pin a core.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::rc::Rc;
+use std::time::Duration;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream};
+use monoio::time::{timeout, timeout_at, Instant};
+
+use crate::chunked::{ChunkError, ChunkedDecoder};
+use crate::http::{human_size, reason, HeaderSpan, Method, Request, Response};
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Largest request body accepted; larger gets 413 `payload_too_large`.
+    pub max_body_bytes: u64,
+    /// Time allowed from a request's first byte to the end of its head.
+    pub header_timeout: Duration,
+    /// Time allowed to receive a whole body, and to write a response.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub keepalive_timeout: Duration,
+}
+
+/// Largest request head (request line + headers) accepted.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 96;
+/// Bodies up to this size are copied behind the head and written in one
+/// syscall; larger ones are written separately to avoid the copy.
+const COALESCE_BODY_BYTES: usize = 16 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What a request core does with a request. One instance per core, so it may
+/// keep per-core state (connection pools, counters) without locks.
+#[allow(async_fn_in_trait)]
+pub trait Handler: 'static {
+    async fn handle(&self, req: Request<'_>) -> Response;
+}
+
+/// A listening socket with SO_REUSEPORT, so every core binds its own and the
+/// kernel spreads connections between them.
+pub fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Accepts connections on this core until the listener fails fatally.
+pub async fn serve<H: Handler>(
+    listener: std::net::TcpListener,
+    config: Rc<ServerConfig>,
+    handler: Rc<H>,
+) -> io::Result<()> {
+    let listener = TcpListener::from_std(listener)?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                let _ = stream.set_nodelay(true);
+                monoio::spawn(serve_connection(stream, config.clone(), handler.clone()));
+            }
+            Err(err) => {
+                // Out of file descriptors or a connection reset before
+                // accept: keep serving the connections we have.
+                tracing::warn!(error = %err, "accept failed");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// What the head of a request says about framing and the connection.
+struct Head {
+    len: usize,
+    method: Method,
+    target: Range<usize>,
+    content_length: Option<u64>,
+    chunked: bool,
+    close: bool,
+    expect_continue: bool,
+}
+
+enum Parsed {
+    Complete(Head),
+    Partial,
+    Reject(Response),
+}
+
+fn parse_head(buf: &[u8], spans: &mut Vec<HeaderSpan>) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Parsed::Reject(bad_request(431, "The request has too many headers."))
+        }
+        Err(err) => {
+            return Parsed::Reject(bad_request(
+                400,
+                &format!("The request is malformed: {err}."),
+            ))
+        }
+    };
+    let base = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| s.as_ptr() as usize - base;
+    let method_str = req.method.unwrap_or("");
+    let path = req.path.unwrap_or("/");
+    let target = offset(path.as_bytes())..offset(path.as_bytes()) + path.len();
+    let http10 = req.version == Some(0);
+
+    let mut head = Head {
+        len,
+        method: Method::parse(method_str),
+        target,
+        content_length: None,
+        chunked: false,
+        close: http10,
+        expect_continue: false,
+    };
+    spans.clear();
+    for h in req.headers.iter() {
+        let name = h.name;
+        spans.push(HeaderSpan {
+            name: offset(name.as_bytes())..offset(name.as_bytes()) + name.len(),
+            value: offset(h.value)..offset(h.value) + h.value.len(),
+        });
+        if name.eq_ignore_ascii_case("content-length") {
+            let parsed = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match (parsed, head.content_length) {
+                (Some(v), None) => head.content_length = Some(v),
+                (Some(v), Some(prev)) if v == prev => {}
+                _ => {
+                    return Parsed::Reject(bad_request(
+                        400,
+                        "The Content-Length header is invalid.",
+                    ))
+                }
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            if !trim_ascii(last).eq_ignore_ascii_case(b"chunked") {
+                return Parsed::Reject(bad_request(
+                    400,
+                    "Only the chunked transfer encoding is supported.",
+                ));
+            }
+            head.chunked = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = trim_ascii(token);
+                if token.eq_ignore_ascii_case(b"close") {
+                    head.close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && http10 {
+                    head.close = false;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            head.expect_continue = trim_ascii(h.value).eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+    if head.chunked && head.content_length.is_some() {
+        // Both framings at once is how request smuggling starts.
+        return Parsed::Reject(bad_request(
+            400,
+            "A request cannot carry both Content-Length and Transfer-Encoding.",
+        ));
+    }
+    Parsed::Complete(head)
+}
+
+fn trim_ascii(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
+}
+
+fn bad_request(status: u16, message: &str) -> Response {
+    let mut r = Response::error(status, "bad_request", "invalid_request", message);
+    r.close = true;
+    r
+}
+
+fn payload_too_large(limit: u64) -> Response {
+    let mut r = Response::error(
+        413,
+        "payload_too_large",
+        "invalid_request",
+        &format!(
+            "The provided payload reached the size limit. The maximum accepted payload size is {}.",
+            human_size(limit)
+        ),
+    );
+    r.close = true;
+    r
+}
+
+/// Reads once into the spare capacity of `buf`. Ok(0) means end of stream.
+pub(crate) async fn read_into(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+        buf.reserve(READ_CHUNK);
+    }
+    let (len, cap) = (buf.len(), buf.capacity());
+    let owned = std::mem::take(buf);
+    let (res, slice) = stream.read(owned.slice_mut(len..cap)).await;
+    *buf = slice.into_inner();
+    res
+}
+
+/// Writes all of `data`, handing the buffer back for reuse.
+pub(crate) async fn write_all(stream: &mut TcpStream, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+    let (res, data) = stream.write_all(data).await;
+    (res.map(|_| ()), data)
+}
+
+/// Per-connection buffers, reused across the requests of a keep-alive
+/// connection so a steady connection allocates nothing per request.
+struct Connection {
+    stream: OwnedStream,
+    buf: Vec<u8>,
+    decoded: Vec<u8>,
+    out: Vec<u8>,
+    spans: Vec<HeaderSpan>,
+}
+
+enum Body {
+    /// A range of `buf` (fixed-length framing: no copy).
+    InBuffer(Range<usize>),
+    /// Decoded chunked data in `decoded`.
+    Decoded,
+}
+
+async fn serve_connection<H: Handler>(stream: TcpStream, config: Rc<ServerConfig>, handler: Rc<H>) {
+    let mut conn = Connection {
+        stream: OwnedStream(stream),
+        buf: Vec::with_capacity(READ_CHUNK),
+        decoded: Vec::new(),
+        out: Vec::with_capacity(1024),
+        spans: Vec::with_capacity(16),
+    };
+    while let Some(()) = conn.serve_one(&config, &*handler).await {}
+}
+
+impl Connection {
+    /// Serves one request. `None` closes the connection.
+    async fn serve_one<H: Handler>(&mut self, config: &ServerConfig, handler: &H) -> Option<()> {
+        let head = self.read_head(config).await?;
+        let (body, consumed) = match self.read_body(config, &head).await {
+            Ok(v) => v,
+            Err(Some(reject)) => {
+                self.respond(config, reject, false).await;
+                return None;
+            }
+            Err(None) => return None,
+        };
+        let body_bytes: &[u8] = match &body {
+            Body::InBuffer(r) => &self.buf[r.clone()],
+            Body::Decoded => &self.decoded,
+        };
+        let req = Request::new(
+            head.method,
+            &self.buf[..head.len],
+            head.target.clone(),
+            &self.spans,
+            body_bytes,
+        );
+        let mut response = handler.handle(req).await;
+        response.close |= head.close;
+        let close = response.close;
+        if !self
+            .respond(config, response, head.method == Method::Head)
+            .await
+            || close
+        {
+            return None;
+        }
+        self.buf.drain(..consumed);
+        Some(())
+    }
+
+    /// Waits for a complete head. Idle connections wait up to the keep-alive
+    /// timeout for a first byte; from then on the header timeout applies.
+    async fn read_head(&mut self, config: &ServerConfig) -> Option<Head> {
+        let mut deadline = (!self.buf.is_empty()).then(|| Instant::now() + config.header_timeout);
+        loop {
+            if !self.buf.is_empty() {
+                match parse_head(&self.buf, &mut self.spans) {
+                    Parsed::Complete(head) => return Some(head),
+                    Parsed::Reject(r) => {
+                        self.respond(config, r, false).await;
+                        return None;
+                    }
+                    Parsed::Partial if self.buf.len() > MAX_HEAD_BYTES => {
+                        let r = bad_request(431, "The request head is too large.");
+                        self.respond(config, r, false).await;
+                        return None;
+                    }
+                    Parsed::Partial => {}
+                }
+            }
+            let read = match deadline {
+                None => {
+                    timeout(
+                        config.keepalive_timeout,
+                        read_into(&mut self.stream.0, &mut self.buf),
+                    )
+                    .await
+                }
+                Some(d) => timeout_at(d, read_into(&mut self.stream.0, &mut self.buf)).await,
+            };
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => return None,
+                Ok(Ok(_)) => {
+                    deadline.get_or_insert_with(|| Instant::now() + config.header_timeout);
+                }
+                Err(_elapsed) => {
+                    if deadline.is_some() {
+                        tracing::debug!(
+                            "closing a connection whose request head did not arrive in time"
+                        );
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads the body. `Err(Some(r))` answers `r` and closes; `Err(None)`
+    /// just closes (the peer went away or stalled).
+    async fn read_body(
+        &mut self,
+        config: &ServerConfig,
+        head: &Head,
+    ) -> Result<(Body, usize), Option<Response>> {
+        let deadline = Instant::now() + config.body_timeout;
+        if let Some(length) = head.content_length {
+            if length > config.max_body_bytes {
+                return Err(Some(payload_too_large(config.max_body_bytes)));
+            }
+            let end = head.len + length as usize;
+            if self.buf.len() < end {
+                if head.expect_continue {
+                    self.send_continue(deadline).await?;
+                }
+                self.buf.reserve(end - self.buf.len());
+                while self.buf.len() < end {
+                    self.read_until(deadline).await?;
+                }
+            }
+            return Ok((Body::InBuffer(head.len..end), end));
+        }
+        if !head.chunked {
+            return Ok((Body::InBuffer(head.len..head.len), head.len));
+        }
+        if head.expect_continue && self.buf.len() == head.len {
+            self.send_continue(deadline).await?;
+        }
+        let mut decoder = ChunkedDecoder::new(config.max_body_bytes);
+        self.decoded.clear();
+        loop {
+            match decoder.feed(&self.buf[head.len..], &mut self.decoded) {
+                Ok(used) => {
+                    // Drop the framing consumed so far; the head stays put.
+                    self.buf.drain(head.len..head.len + used);
+                }
+                Err(ChunkError::TooLarge) => {
+                    return Err(Some(payload_too_large(config.max_body_bytes)))
+                }
+                Err(ChunkError::Invalid) => {
+                    return Err(Some(bad_request(
+                        400,
+                        "The chunked request body is malformed.",
+                    )))
+                }
+            }
+            if decoder.is_done() {
+                return Ok((Body::Decoded, head.len));
+            }
+            self.read_until(deadline).await?;
+        }
+    }
+
+    async fn read_until(&mut self, deadline: Instant) -> Result<(), Option<Response>> {
+        match timeout_at(deadline, read_into(&mut self.stream.0, &mut self.buf)).await {
+            Ok(Ok(n)) if n > 0 => Ok(()),
+            Ok(_) => Err(None),
+            Err(_elapsed) => {
+                tracing::debug!("closing a connection whose request body did not arrive in time");
+                Err(None)
+            }
+        }
+    }
+
+    async fn send_continue(&mut self, deadline: Instant) -> Result<(), Option<Response>> {
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+        match timeout_at(deadline, write_all(&mut self.stream.0, interim)).await {
+            Ok((Ok(()), _)) => Ok(()),
+            _ => Err(None),
+        }
+    }
+
+    /// Serialises and writes a response. Returns false if the write failed.
+    async fn respond(
+        &mut self,
+        config: &ServerConfig,
+        response: Response,
+        head_only: bool,
+    ) -> bool {
+        use std::io::Write;
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        let _ = write!(
+            out,
+            "HTTP/1.1 {} {}\r\n",
+            response.status,
+            reason(response.status)
+        );
+        if let Some(ct) = response.content_type {
+            let _ = write!(out, "content-type: {ct}\r\n");
+        }
+        let _ = write!(out, "content-length: {}\r\n", response.body.len());
+        for (name, value) in &response.headers {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        if response.close {
+            out.extend_from_slice(b"connection: close\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        let separate_body = !head_only && response.body.len() > COALESCE_BODY_BYTES;
+        if !head_only && !separate_body {
+            out.extend_from_slice(&response.body);
+        }
+        let deadline = Instant::now() + config.body_timeout;
+        let write = async {
+            let (res, out) = write_all(&mut self.stream.0, out).await;
+            self.out = out;
+            res?;
+            if separate_body {
+                write_all(&mut self.stream.0, response.body).await.0?;
+            }
+            Ok::<(), io::Error>(())
+        };
+        matches!(timeout_at(deadline, write).await, Ok(Ok(())))
+    }
+}
+
+/// A TCP stream that is shut down when dropped. With io_uring, dropping a
+/// pending read does not cancel it, and the kernel keeps the socket open
+/// until that read completes — a stalled peer would then hold it forever.
+/// Shutting the socket down completes the read and lets the close happen.
+pub(crate) struct OwnedStream(pub(crate) TcpStream);
+
+impl Drop for OwnedStream {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: shutdown on a socket this value owns; errors are irrelevant.
+        unsafe {
+            libc::shutdown(self.0.as_raw_fd(), libc::SHUT_RDWR);
+        }
+    }
+}
