@@ -1,0 +1,150 @@
+//! Integration harness: runs the real `miroir` binary against test nodes (or
+//! real Meilisearch when MEILISEARCH_BIN is set).
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use miroir_test_nodes::http;
+pub use miroir_test_nodes::{http::Response, start_nodes, Fault, Node};
+
+/// Master key the nodes run with (real Meilisearch wants ≥ 16 bytes).
+pub const NODE_KEY: &str = "node-master-key-0123456789";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// `[[nodes]]` tables for `nodes`, with node i in group `group_of(i)`.
+pub fn nodes_toml(nodes: &[Node], group_of: impl Fn(usize) -> u32) -> String {
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "[[nodes]]\nid = \"node-{i}\"\naddress = \"{}\"\ngroup = {}\n",
+                n.url(),
+                group_of(i)
+            )
+        })
+        .collect()
+}
+
+/// Fast health checks so scenarios run in seconds.
+pub const FAST_HEALTH: &str =
+    "[health]\ninterval_ms = 100\ntimeout_ms = 100\nunhealthy_threshold = 2\nrecovery_threshold = 2\n";
+
+pub struct Miroir {
+    child: Child,
+    pub addr: String,
+    dir: PathBuf,
+}
+
+impl Miroir {
+    /// Starts miroir with `[server]` lines `server`, then the rest of the
+    /// config (`[auth]`, `[cluster]`, `[[nodes]]`, ...), and waits until it
+    /// answers `/health`.
+    pub fn start(server: &str, rest: &str) -> Miroir {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let dir = std::env::temp_dir().join(format!("miroir-it-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // Two request cores unless the scenario picks its own count.
+        let cores = if server.contains("cores") {
+            ""
+        } else {
+            "cores = 2\n"
+        };
+        let config = format!(
+            "[server]\nlisten = \"{addr}\"\n{cores}{server}\n[store]\npath = \"{}\"\n{rest}",
+            dir.join("miroir.redb").display()
+        );
+        let config_path = dir.join("miroir.toml");
+        std::fs::write(&config_path, &config).expect("write config");
+        let log = std::fs::File::create(dir.join("miroir.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_miroir"))
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .env("MIROIR_LOG", "debug")
+            .env_remove("MIROIR_MASTER_KEY")
+            .env_remove("MIROIR_NODE_MASTER_KEY")
+            .env_remove("MIROIR_ADMIN_API_KEY")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn miroir");
+        let mut miroir = Miroir { child, addr, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(r) = http::get(&miroir.addr, "/health", &[]) {
+                if r.status == 200 {
+                    return miroir;
+                }
+            }
+            if let Ok(Some(status)) = miroir.child.try_wait() {
+                panic!("miroir exited with {status}:\n{}", miroir.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "miroir did not start:\n{}",
+                miroir.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.dir.join("miroir.log")) {
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        http::get(&self.addr, path, headers).expect("request to miroir")
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
+        http::request(&self.addr, method, path, headers, body).expect("request to miroir")
+    }
+}
+
+impl Drop for Miroir {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `check` every 20 ms until it returns Some or `limit` passes.
+pub fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `response.body` of a recorded Meilisearch exchange.
+pub fn fixture_body(prefix: &str) -> serde_json::Value {
+    miroir_test_nodes::fixture(prefix)["response"]["body"].clone()
+}
