@@ -11,13 +11,28 @@
 //!
 //! std only: threads and `std::net`, no async runtime.
 
+mod documents;
+mod filter;
 pub mod http;
+mod index;
+mod indexes;
+mod keys;
+mod params;
 mod real;
+mod search;
 mod server;
+mod settings;
+mod state;
+mod tasks;
+mod util;
 mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_explore;
+#[cfg(test)]
+mod tests_support;
 
 use std::path::PathBuf;
 

@@ -14,13 +14,17 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::keys::{authorize, Auth};
+use crate::params::{ApiError, ApiResult};
+use crate::state::State;
 use crate::wire::{percent_decode, Incoming, WireError};
+use crate::{documents, indexes, keys, search, settings, tasks};
 
 /// Largest request head (request line + headers) accepted; larger → 431.
 const MAX_HEAD: usize = 64 * 1024;
@@ -63,6 +67,7 @@ pub enum Fault {
 pub struct TestNode {
     inner: Arc<Inner>,
     accept_thread: Option<JoinHandle<()>>,
+    worker_thread: Option<JoinHandle<()>>,
 }
 
 impl TestNode {
@@ -77,7 +82,8 @@ impl TestNode {
             addr,
             master_key: master_key.map(str::to_owned),
             fault: Mutex::new(Fault::None),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new(master_key)),
+            worker_cv: Condvar::new(),
             listener: Mutex::new(Some(listener)),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
@@ -88,9 +94,15 @@ impl TestNode {
             .name(format!("test-node-{}-accept", addr.port()))
             .spawn(move || accept_loop(for_thread))
             .expect("test double: spawn accept thread");
+        let for_worker = Arc::clone(&inner);
+        let worker_thread = thread::Builder::new()
+            .name(format!("test-node-{}-tasks", addr.port()))
+            .spawn(move || tasks::worker_loop(for_worker))
+            .expect("test double: spawn task worker");
         TestNode {
             inner,
             accept_thread: Some(accept_thread),
+            worker_thread: Some(worker_thread),
         }
     }
 
@@ -132,13 +144,88 @@ impl TestNode {
             .map(|(_, n)| n)
             .sum()
     }
+
+    /// How long each task stays `processing` before it is applied (default zero: tasks are
+    /// processed promptly, but still asynchronously, by the node's task worker). Applies to
+    /// tasks started after the call.
+    pub fn set_task_delay(&self, delay: Duration) {
+        lock(&self.inner.state).task_delay = delay;
+    }
+
+    /// Every document stored in `index` (all fields, `_miroir_*` included), in insertion
+    /// order. Empty if the index does not exist.
+    pub fn documents(&self, index: &str) -> Vec<Value> {
+        lock(&self.inner.state)
+            .indexes
+            .get(index)
+            .map(|i| {
+                i.docs
+                    .values()
+                    .map(|d| Value::Object(d.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Number of documents stored in `index` (0 if it does not exist).
+    pub fn document_count(&self, index: &str) -> usize {
+        lock(&self.inner.state)
+            .indexes
+            .get(index)
+            .map_or(0, |i| i.len())
+    }
+
+    /// Uids of the existing indexes, sorted.
+    pub fn index_uids(&self) -> Vec<String> {
+        lock(&self.inner.state).indexes.keys().cloned().collect()
+    }
+
+    /// Every task as `GET /tasks/{uid}` shows it, oldest first.
+    pub fn tasks(&self) -> Vec<Value> {
+        lock(&self.inner.state)
+            .tasks
+            .values()
+            .map(|t| t.to_json())
+            .collect()
+    }
+
+    /// Waits until no task is enqueued or processing; `false` on timeout.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let st = lock(&self.inner.state);
+                if st.queue.is_empty() && st.special_queue.is_empty() && st.processing.is_none() {
+                    return true;
+                }
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The value of the default API key called `name` (`"Default Search API Key"`,
+    /// `"Default Admin API Key"`, ...), if the node has a master key.
+    pub fn api_key(&self, name: &str) -> Option<String> {
+        lock(&self.inner.state)
+            .keys
+            .iter()
+            .find(|k| k.name.as_deref() == Some(name))
+            .map(|k| k.key.clone())
+    }
 }
 
 impl Drop for TestNode {
     fn drop(&mut self) {
         self.inner.shutdown.store(true, Ordering::SeqCst);
+        self.inner.notify_worker();
         self.inner.go_down();
         if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+        if let Some(t) = self.worker_thread.take() {
             let _ = t.join();
         }
     }
@@ -149,19 +236,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Node data. Indexes, documents and tasks go here as routes are added.
-#[derive(Default)]
-pub(crate) struct State {
-    /// (method, path without query) → number of requests received.
-    seen: HashMap<(String, String), usize>,
-}
-
 /// Everything shared between the node handle, the accept loop and the connection threads.
 pub(crate) struct Inner {
     addr: SocketAddr,
     master_key: Option<String>,
     fault: Mutex<Fault>,
     state: Mutex<State>,
+    /// Wakes the task worker (new task, shutdown).
+    worker_cv: Condvar,
     /// `None` while [`Fault::Down`]. Lock order: `listener`, then `conns`.
     listener: Mutex<Option<TcpListener>>,
     /// Clones of open connections, so that `Down` / drop can shut them down.
@@ -171,8 +253,36 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    fn fault(&self) -> Fault {
+    pub(crate) fn fault(&self) -> Fault {
         lock(&self.fault).clone()
+    }
+
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub(crate) fn master_key(&self) -> Option<&str> {
+        self.master_key.as_deref()
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn notify_worker(&self) {
+        self.worker_cv.notify_all();
+    }
+
+    /// Releases the state lock until notified or `timeout` passes.
+    pub(crate) fn wait_worker<'a>(
+        &self,
+        guard: MutexGuard<'a, State>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, State> {
+        match self.worker_cv.wait_timeout(guard, timeout) {
+            Ok((g, _)) => g,
+            Err(e) => e.into_inner().0,
+        }
     }
 
     fn go_down(&self) {
@@ -259,39 +369,8 @@ impl Inner {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Reply::error(
-                500,
-                format!("The Meilisearch test double panicked: {what}"),
-                "internal",
-                "internal",
-            )
+            ApiError::internal(format!("The Meilisearch test double panicked: {what}")).reply()
         }))
-    }
-
-    /// Meilisearch authentication: `Authorization: Bearer <master key>`.
-    fn check_auth(&self, req: &Request) -> Result<(), Reply> {
-        let Some(key) = &self.master_key else {
-            return Ok(());
-        };
-        let missing = || {
-            Reply::error(
-                401,
-                "The Authorization header is missing. It must use the bearer authorization method.",
-                "missing_authorization_header",
-                "auth",
-            )
-        };
-        let value = req.header("authorization").ok_or_else(missing)?;
-        match value.split_once(' ') {
-            Some(("Bearer", token)) if token == key => Ok(()),
-            Some(("Bearer", _)) => Err(Reply::error(
-                403,
-                "The provided API key is invalid.",
-                "invalid_api_key",
-                "auth",
-            )),
-            _ => Err(missing()),
-        }
     }
 }
 
@@ -716,31 +795,48 @@ impl Params {
     }
 }
 
-type Handler = fn(&Inner, &Request, &Params) -> Reply;
+/// What a handler gets: the node and what the caller is allowed to see.
+pub(crate) struct Ctx<'a> {
+    pub(crate) inner: &'a Inner,
+    pub(crate) auth: Auth,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.inner.state)
+    }
+}
+
+type Handler = fn(&Ctx, &Request, &Params) -> ApiResult<Reply>;
 
 /// One route: method + path pattern (`/indexes/{uid}/search`; `{x}` matches one non-empty segment).
 pub(crate) struct Route {
     method: &'static str,
     pattern: &'static str,
-    /// `false`: no authentication (only `/health`).
-    auth: bool,
+    /// API key action needed; `None`: no authentication (only `/health`).
+    action: Option<&'static str>,
     handler: Handler,
 }
 
-const fn open(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
+fn open(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
     Route {
         method,
         pattern,
-        auth: false,
+        action: None,
         handler,
     }
 }
 
-const fn keyed(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
+fn keyed(
+    method: &'static str,
+    pattern: &'static str,
+    action: &'static str,
+    handler: Handler,
+) -> Route {
     Route {
         method,
         pattern,
-        auth: true,
+        action: Some(action),
         handler,
     }
 }
@@ -749,35 +845,187 @@ const fn keyed(method: &'static str, pattern: &'static str, handler: Handler) ->
 /// that matches the path is the resource; among the routes with that pattern the method picks
 /// the handler, otherwise 405 with `allow` listing them in table order (so list GET before
 /// POST, as Meilisearch registers them: fixture 190 has `allow: GET, POST`). No pattern → 404.
-/// Put literal patterns (`/indexes/{uid}/documents/fetch`) before parameterised ones
+/// Literal patterns (`/indexes/{uid}/documents/fetch`) come before parameterised ones
 /// (`/indexes/{uid}/documents/{id}`). 404/405 are answered before authentication.
-static ROUTES: &[Route] = &[
-    open("GET", "/health", health),
-    keyed("GET", "/version", version),
-];
+fn routes() -> &'static [Route] {
+    static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let mut r = vec![
+            open("GET", "/health", health),
+            keyed("GET", "/version", "version", version),
+            keyed("GET", "/stats", "stats.get", indexes::global_stats),
+            keyed("POST", "/multi-search", "search", search::multi),
+            keyed("POST", "/swap-indexes", "indexes.swap", indexes::swap),
+            // tasks
+            keyed("GET", "/tasks", "tasks.get", tasks::list),
+            keyed("DELETE", "/tasks", "tasks.delete", tasks::delete),
+            keyed("POST", "/tasks/cancel", "tasks.cancel", tasks::cancel),
+            keyed("GET", "/tasks/{taskUid}", "tasks.get", tasks::get),
+            // keys
+            keyed("GET", "/keys", "keys.get", keys::list),
+            keyed("POST", "/keys", "keys.create", keys::create),
+            keyed("GET", "/keys/{key}", "keys.get", keys::get),
+            keyed("PATCH", "/keys/{key}", "keys.update", keys::patch),
+            keyed("DELETE", "/keys/{key}", "keys.delete", keys::delete),
+            // indexes
+            keyed("GET", "/indexes", "indexes.get", indexes::list),
+            keyed("POST", "/indexes", "indexes.create", indexes::create),
+            keyed("GET", "/indexes/{uid}", "indexes.get", indexes::get),
+            keyed("PATCH", "/indexes/{uid}", "indexes.update", indexes::patch),
+            keyed(
+                "DELETE",
+                "/indexes/{uid}",
+                "indexes.delete",
+                indexes::delete,
+            ),
+            keyed("GET", "/indexes/{uid}/stats", "stats.get", indexes::stats),
+            // documents
+            keyed(
+                "GET",
+                "/indexes/{uid}/documents",
+                "documents.get",
+                documents::browse,
+            ),
+            keyed(
+                "POST",
+                "/indexes/{uid}/documents",
+                "documents.add",
+                documents::replace,
+            ),
+            keyed(
+                "PUT",
+                "/indexes/{uid}/documents",
+                "documents.add",
+                documents::update,
+            ),
+            keyed(
+                "DELETE",
+                "/indexes/{uid}/documents",
+                "documents.delete",
+                documents::delete_all,
+            ),
+            keyed(
+                "POST",
+                "/indexes/{uid}/documents/fetch",
+                "documents.get",
+                documents::fetch,
+            ),
+            keyed(
+                "POST",
+                "/indexes/{uid}/documents/delete-batch",
+                "documents.delete",
+                documents::delete_batch,
+            ),
+            keyed(
+                "POST",
+                "/indexes/{uid}/documents/delete",
+                "documents.delete",
+                documents::delete_by_filter,
+            ),
+            keyed(
+                "GET",
+                "/indexes/{uid}/documents/{id}",
+                "documents.get",
+                documents::get_one,
+            ),
+            keyed(
+                "DELETE",
+                "/indexes/{uid}/documents/{id}",
+                "documents.delete",
+                documents::delete_one,
+            ),
+            // search
+            keyed("GET", "/indexes/{uid}/search", "search", search::get),
+            keyed("POST", "/indexes/{uid}/search", "search", search::post),
+            keyed(
+                "POST",
+                "/indexes/{uid}/facet-search",
+                "search",
+                search::facet_search,
+            ),
+            // settings
+            keyed(
+                "GET",
+                "/indexes/{uid}/settings",
+                "settings.get",
+                settings::get_all,
+            ),
+            keyed(
+                "PATCH",
+                "/indexes/{uid}/settings",
+                "settings.update",
+                settings::patch_all,
+            ),
+            keyed(
+                "DELETE",
+                "/indexes/{uid}/settings",
+                "settings.update",
+                settings::delete_all,
+            ),
+        ];
+        for (segment, _, method) in settings::SUB_ROUTES {
+            // One resource per sub-setting, so that unknown names are 404 and the `allow`
+            // header of a 405 is accurate. Leaked once per process.
+            let pattern: &'static str =
+                Box::leak(format!("/indexes/{{uid}}/settings/{segment}").into_boxed_str());
+            r.push(keyed("GET", pattern, "settings.get", settings::get_one));
+            r.push(keyed(
+                method,
+                pattern,
+                "settings.update",
+                settings::update_one,
+            ));
+            r.push(keyed(
+                "DELETE",
+                pattern,
+                "settings.update",
+                settings::delete_one,
+            ));
+        }
+        r
+    })
+}
 
 fn dispatch(inner: &Inner, req: &Request) -> Reply {
     let segments: Vec<&str> = match req.path.strip_prefix('/') {
         Some(rest) => rest.split('/').collect(),
         None => return Reply::empty(404),
     };
-    let Some((pattern, params)) = ROUTES
+    let table = routes();
+    let Some((pattern, params)) = table
         .iter()
         .find_map(|r| match_pattern(r.pattern, &segments).map(|p| (r.pattern, p)))
     else {
         return Reply::empty(404);
     };
-    let resource = || ROUTES.iter().filter(move |r| r.pattern == pattern);
+    let resource = || table.iter().filter(move |r| r.pattern == pattern);
     let Some(route) = resource().find(|r| r.method == req.method) else {
         let allow: Vec<&str> = resource().map(|r| r.method).collect();
         return Reply::empty(405).with_header("allow", allow.join(", "));
     };
-    if route.auth {
-        if let Err(reply) = inner.check_auth(req) {
-            return reply;
+    let auth = match route.action {
+        None => Auth::default(),
+        Some(action) => {
+            let authorized = {
+                let st = lock(&inner.state);
+                authorize(inner.master_key(), &st.keys, req, action)
+            };
+            match authorized {
+                Ok(auth) => auth,
+                Err(e) => return e.reply(),
+            }
+        }
+    };
+    if params.0.iter().any(|(k, _)| *k == "uid") {
+        if let Err(e) = auth.check_index(params.get("uid")) {
+            return e.reply();
         }
     }
-    (route.handler)(inner, req, &params)
+    let ctx = Ctx { inner, auth };
+    match (route.handler)(&ctx, req, &params) {
+        Ok(reply) => reply,
+        Err(e) => e.reply(),
+    }
 }
 
 fn match_pattern(pattern: &'static str, segments: &[&str]) -> Option<Params> {
@@ -801,17 +1049,17 @@ fn match_pattern(pattern: &'static str, segments: &[&str]) -> Option<Params> {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-fn health(_: &Inner, _: &Request, _: &Params) -> Reply {
-    Reply::json(200, &json!({ "status": "available" }))
+fn health(_: &Ctx, _: &Request, _: &Params) -> ApiResult<Reply> {
+    Ok(Reply::json(200, &json!({ "status": "available" })))
 }
 
-fn version(_: &Inner, _: &Request, _: &Params) -> Reply {
-    Reply::json(
+fn version(_: &Ctx, _: &Request, _: &Params) -> ApiResult<Reply> {
+    Ok(Reply::json(
         200,
         &json!({
             "commitSha": VERSION_COMMIT_SHA,
             "commitDate": VERSION_COMMIT_DATE,
             "pkgVersion": VERSION_PKG,
         }),
-    )
+    ))
 }
