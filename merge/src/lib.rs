@@ -1,4 +1,658 @@
-//! Pure merge logic for scatter-gather reads (no I/O, no clocks): k-way merge
-//! of node hit lists and facet aggregation. Filled in by the read-path work;
-//! the crate exists now so the dependency rules in ARCHITECTURE.md hold from
-//! the start.
+//! Pure merge of per-node Meilisearch search responses into one response (no I/O, no clocks, no
+//! threads). The target is the page one Meilisearch holding all the documents would answer, in
+//! the same order (ties aside).
+//!
+//! # API
+//!
+//! * [`merge_search`]: node bodies (bytes) + the client's [`MergeRequest`] → the merged response
+//!   body appended to `out`, plus [`MergeStats`]. Each node must have been asked `offset: 0`,
+//!   `limit: offset + limit` (page mode: `limit: page * hitsPerPage`) and `showRankingScore:
+//!   true`; when the client sends `sort` (or the index has custom `field:asc|desc` ranking
+//!   rules), also `showRankingScoreDetails: true`.
+//! * [`strip_reserved_fields`]: one document (single-document GET) without its `_miroir_*`
+//!   fields; [`strip_reserved_fields_in_results`]: the same for every document of a
+//!   `{"results": [...], ...}` body (document browsing/fetch).
+//!
+//! Malformed node JSON (or a body without `hits`) is a [`MergeError`], never a panic; on error
+//! `out` is left as it was.
+//!
+//! # Order
+//!
+//! The node lists are already sorted; they are k-way merged with a binary heap over the list
+//! heads. The key of a hit is chosen once per merge ([`Order`]):
+//!
+//! * [`Order::Details`] — every node's first hit has `_rankingScoreDetails`: the rules are walked
+//!   in their `order`; rank rules (`words`, `typo`, `proximity`, `attributeRank`,
+//!   `wordPosition`, `exactness`, legacy `attribute`, ...) compare by `score`, higher first; sort
+//!   rules (`"<field>:asc|desc"`, from `sort` or custom ranking rules) by `value` in that
+//!   direction with numbers before strings (compared lowercased) before null/missing, in **both**
+//!   directions (fixtures 104/105; geo rules by `distance`). This is what reproduces the
+//!   single-index order in 98–100 % of queries (README "Observed behaviour" B2), against 52–76 %
+//!   for "sort values then `_rankingScore`".
+//! * [`Order::SortFields`] — the client sent `sort` but hits carry no details: the sort
+//!   fields' values read from the documents (same type order), then `_rankingScore`. A
+//!   fallback only (worse, see B2; fields hidden by `attributesToRetrieve` count as missing).
+//! * [`Order::Score`] — otherwise `_rankingScore` descending.
+//!
+//! Every key ends with `_rankingScore` desc, then node index, then position in the node list,
+//! so the merge is stable and deterministic.
+//!
+//! # Output
+//!
+//! Keys in Meilisearch's order: `hits`, `query`, (`queryVector`), `processingTimeMs`, then
+//! `limit, offset, estimatedTotalHits` or, in page mode, `hitsPerPage, page, totalPages,
+//! totalHits`, then `facetDistribution` (counts summed, values present on one node only
+//! included), `facetStats` (min of mins, max of maxes), `semanticHitCount` (summed), other
+//! members from the first node that has them, `requestUid`. Totals are summed,
+//! `processingTimeMs` is the max, `query`/`limit`/`offset` are the client's.
+//!
+//! Hits are written from the node bytes: each hit is copied with byte ranges cut out — every
+//! `_miroir_*` member (also inside `_formatted` and `_matchesPosition`) and `_rankingScore` /
+//! `_rankingScoreDetails` when the client did not ask for them. No DOM is rebuilt.
+//!
+//! # Parsing
+//!
+//! One validating serde_json pass per node body borrows the hits as raw slices
+//! (`&RawValue`); serde_json measured faster than sonic-rs for this borrowed parse (see
+//! `perf/RESULTS.md`). Member ranges and sort keys are then read lazily, only for hits that
+//! reach the head of their list, by a small byte walker over the already-validated slices.
+
+mod facets;
+mod key;
+mod node;
+mod walk;
+
+use std::fmt;
+
+use key::{cmp_comps, details_key, field_key, Comp, SortField};
+use node::{Node, OpenError, Tail};
+use walk::{
+    key_is, key_starts_with, parse_f64, skip_value, strip_reserved_members, write_with_cuts, Bad,
+    CutBuilder, Members, RESERVED_PREFIX,
+};
+
+/// Page-mode pagination as the client sent it (`page`, `hitsPerPage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub page: usize,
+    pub hits_per_page: usize,
+}
+
+/// What the client asked, as far as the merge is concerned.
+#[derive(Debug, Clone, Default)]
+pub struct MergeRequest<'a> {
+    /// Client's `offset` (offset mode).
+    pub offset: usize,
+    /// Client's `limit` (offset mode).
+    pub limit: usize,
+    /// Page mode: when set, `offset`/`limit` are ignored and the answer has
+    /// `hitsPerPage, page, totalPages, totalHits`.
+    pub page: Option<Page>,
+    /// Client's `sort` (e.g. `["year:desc", "title:asc"]`); only used when hits carry no
+    /// `_rankingScoreDetails` ([`Order::SortFields`]).
+    pub sort: Option<&'a [String]>,
+    pub show_ranking_score: bool,
+    pub show_ranking_score_details: bool,
+    /// Raw JSON of the client's `q` to echo (e.g. `"\"batman\""`); `None` echoes the first
+    /// node's `query`.
+    pub query: Option<&'a str>,
+    /// `requestUid` to answer with (the UUID text); `None` takes the first node's.
+    pub request_uid: Option<&'a str>,
+    /// Truncate each merged facet to this many values (the index's `maxValuesPerFacet`).
+    pub max_values_per_facet: Option<usize>,
+}
+
+impl MergeRequest<'_> {
+    /// Offset-mode request with everything else off.
+    pub fn new(offset: usize, limit: usize) -> Self {
+        MergeRequest {
+            offset,
+            limit,
+            ..MergeRequest::default()
+        }
+    }
+
+    /// `(hits to skip, hits to return)` in the merged list.
+    pub fn window(&self) -> (usize, usize) {
+        match self.page {
+            Some(Page {
+                page,
+                hits_per_page,
+            }) => {
+                if page == 0 {
+                    (0, 0)
+                } else {
+                    ((page - 1).saturating_mul(hits_per_page), hits_per_page)
+                }
+            }
+            None => (self.offset, self.limit),
+        }
+    }
+
+    /// The `limit` each node must be asked (with `offset: 0`).
+    pub fn node_limit(&self) -> usize {
+        let (skip, take) = self.window();
+        skip.saturating_add(take)
+    }
+}
+
+/// Which key ordered the merge (see the crate docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Score,
+    Details,
+    SortFields,
+}
+
+/// Figures about one merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeStats {
+    /// Hits written.
+    pub hits: usize,
+    /// Summed `estimatedTotalHits` (or `totalHits`) of the nodes.
+    pub total_hits: u64,
+    pub order: Order,
+}
+
+/// Why a merge or strip failed. Node indices refer to the `node_bodies` slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MergeError {
+    /// The node body (or the document, `node: None`) is not valid JSON of the expected shape.
+    Malformed { node: Option<usize>, reason: String },
+    /// A node answered without `hits` (probably an error object).
+    MissingHits { node: usize },
+    /// The request's own raw JSON (`query`) is invalid.
+    InvalidRequest(&'static str),
+}
+
+impl fmt::Display for MergeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MergeError::Malformed {
+                node: Some(n),
+                reason,
+            } => write!(f, "malformed response from node {n}: {reason}"),
+            MergeError::Malformed { node: None, reason } => {
+                write!(f, "malformed document: {reason}")
+            }
+            MergeError::MissingHits { node } => write!(f, "node {node} answered without hits"),
+            MergeError::InvalidRequest(what) => write!(f, "invalid merge request: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for MergeError {}
+
+fn malformed(node: usize, reason: impl Into<String>) -> MergeError {
+    MergeError::Malformed {
+        node: Some(node),
+        reason: reason.into(),
+    }
+}
+
+/// Per-node state of the k-way merge: the current head hit (a byte range of the node body),
+/// its key and the byte ranges to cut when writing it.
+struct Head<'a> {
+    node: usize,
+    b: &'a [u8],
+    start: usize,
+    end: usize,
+    pos: usize,
+    score: f64,
+    has_details: bool,
+    comps: Vec<Comp<'a>>,
+    cuts: Vec<(usize, usize)>,
+    /// Scratch for the cuts inside `_formatted` / `_matchesPosition`.
+    nested: Vec<(usize, usize)>,
+}
+
+struct Ctx<'r> {
+    show_score: bool,
+    show_details: bool,
+    /// `None` while the first heads are read (details keys are then always built).
+    order: Option<Order>,
+    fields: &'r [SortField],
+}
+
+impl<'a> Head<'a> {
+    /// Validates the hit object at `self.start` (nested `depth` deep) in one pass: score,
+    /// details key (when needed), the cuts; sets `self.end`.
+    fn analyze(
+        &mut self,
+        ctx: &Ctx<'_>,
+        depth: usize,
+        orders: &mut Vec<(u64, usize)>,
+    ) -> walk::R<()> {
+        let b = self.b;
+        let cuts = &mut self.cuts;
+        let nested = &mut self.nested;
+        cuts.clear();
+        self.comps.clear();
+        self.score = f64::NEG_INFINITY;
+        self.has_details = false;
+        let want_details = matches!(ctx.order, None | Some(Order::Details));
+        let mut members = Members::new(b, self.start, depth)?;
+        let vd = members.value_depth();
+        let mut cb = CutBuilder::default();
+        while let Some(k) = members.next_key()? {
+            let special = k.key.first() == Some(&b'_') || memchr::memchr(b'\\', k.key).is_some();
+            let vs = k.value_start;
+            let end;
+            let mut remove = false;
+            if !special {
+                end = skip_value(b, vs, vd)?;
+            } else if key_is(k.key, "_rankingScore") {
+                end = skip_value(b, vs, vd)?;
+                if let Some(s) = b.get(vs..end).and_then(parse_f64) {
+                    self.score = s;
+                }
+                remove = !ctx.show_score;
+            } else if key_is(k.key, "_rankingScoreDetails") {
+                if b.get(vs) == Some(&b'{') {
+                    self.has_details = true;
+                    end = if want_details {
+                        details_key(b, vs, vd, &mut self.comps, orders)?
+                    } else {
+                        skip_value(b, vs, vd)?
+                    };
+                } else {
+                    end = skip_value(b, vs, vd)?;
+                }
+                remove = !ctx.show_details;
+            } else if key_starts_with(k.key, RESERVED_PREFIX) {
+                end = skip_value(b, vs, vd)?;
+                remove = true;
+            } else if (key_is(k.key, "_formatted") || key_is(k.key, "_matchesPosition"))
+                && b.get(vs) == Some(&b'{')
+            {
+                // Nested cuts must follow this member's own entry in the cut list.
+                nested.clear();
+                end = strip_reserved_members(b, vs, vd, nested)?;
+                cb.member(k.key_start, end, false, cuts);
+                cuts.extend_from_slice(nested);
+                members.resume(end);
+                continue;
+            } else {
+                end = skip_value(b, vs, vd)?;
+            }
+            members.resume(end);
+            cb.member(k.key_start, end, remove, cuts);
+        }
+        cb.finish(cuts);
+        self.end = members.end();
+        Ok(())
+    }
+
+    fn finish_key(&mut self, ctx: &Ctx<'_>) -> walk::R<()> {
+        match ctx.order {
+            Some(Order::Details) | None => Ok(()),
+            Some(Order::SortFields) => field_key(self.b, self.start, ctx.fields, &mut self.comps),
+            Some(Order::Score) => {
+                self.comps.clear();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `Less` = `a` comes first.
+#[inline]
+fn cmp_heads(a: &Head<'_>, b: &Head<'_>) -> std::cmp::Ordering {
+    cmp_comps(&a.comps, &b.comps)
+        .then_with(|| b.score.total_cmp(&a.score))
+        .then_with(|| a.node.cmp(&b.node))
+        .then_with(|| a.pos.cmp(&b.pos))
+}
+
+/// Binary min-heap of head indices.
+fn sift_down(heap: &mut [usize], heads: &[Head<'_>], mut i: usize) {
+    let less = |x: usize, y: usize| match (heads.get(x), heads.get(y)) {
+        (Some(a), Some(b)) => cmp_heads(a, b) == std::cmp::Ordering::Less,
+        _ => false,
+    };
+    loop {
+        let l = 2 * i + 1;
+        let r = l + 1;
+        let mut best = i;
+        if let (Some(&hl), Some(&hb)) = (heap.get(l), heap.get(best)) {
+            if less(hl, hb) {
+                best = l;
+            }
+        }
+        if let (Some(&hr), Some(&hb)) = (heap.get(r), heap.get(best)) {
+            if less(hr, hb) {
+                best = r;
+            }
+        }
+        if best == i {
+            return;
+        }
+        heap.swap(i, best);
+        i = best;
+    }
+}
+
+/// Merges node search responses into the client's response (appended to `out`).
+/// See the crate docs for the order and the output shape.
+pub fn merge_search(
+    req: &MergeRequest<'_>,
+    node_bodies: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Result<MergeStats, MergeError> {
+    let start_len = out.len();
+    let r = merge_inner(req, node_bodies, out);
+    if r.is_err() {
+        out.truncate(start_len);
+    }
+    r
+}
+
+fn bad_json(node: usize, Bad(at): Bad) -> MergeError {
+    malformed(node, format!("invalid JSON at byte {at}"))
+}
+
+fn merge_inner(
+    req: &MergeRequest<'_>,
+    node_bodies: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Result<MergeStats, MergeError> {
+    if let Some(q) = req.query {
+        if walk::validate(q.as_bytes()).is_err() {
+            return Err(MergeError::InvalidRequest("query is not valid JSON"));
+        }
+    }
+    let mut nodes = Vec::with_capacity(node_bodies.len());
+    for (i, body) in node_bodies.iter().enumerate() {
+        match Node::open(body) {
+            Ok(n) => nodes.push(n),
+            Err(OpenError::Bad(e)) => return Err(bad_json(i, e)),
+            Err(OpenError::NoHits) => return Err(MergeError::MissingHits { node: i }),
+        }
+    }
+
+    let fields: Vec<SortField> = req
+        .sort
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|r| SortField::parse(r))
+        .collect();
+    let mut ctx = Ctx {
+        show_score: req.show_ranking_score,
+        show_details: req.show_ranking_score_details,
+        order: None,
+        fields: &fields,
+    };
+    let mut orders = Vec::new();
+
+    // The first hit of every node: its layout, and its details key in case they all have one.
+    let mut heads: Vec<Head<'_>> = Vec::with_capacity(nodes.len());
+    for (i, node) in nodes.iter_mut().enumerate() {
+        if let Some(start) = node.next_hit_start().map_err(|e| bad_json(i, e))? {
+            let mut h = Head {
+                node: i,
+                b: node.b,
+                start,
+                end: start,
+                pos: 0,
+                score: f64::NEG_INFINITY,
+                has_details: false,
+                comps: Vec::new(),
+                cuts: Vec::new(),
+                nested: Vec::new(),
+            };
+            h.analyze(&ctx, node.hit_depth(), &mut orders)
+                .map_err(|e| bad_json(i, e))?;
+            node.hit_done(h.end);
+            heads.push(h);
+        }
+    }
+    let order = if !heads.is_empty() && heads.iter().all(|h| h.has_details) {
+        Order::Details
+    } else if !fields.is_empty() {
+        Order::SortFields
+    } else {
+        Order::Score
+    };
+    ctx.order = Some(order);
+    for h in &mut heads {
+        h.finish_key(&ctx).map_err(|e| bad_json(h.node, e))?;
+    }
+    let mut heap: Vec<usize> = (0..heads.len()).collect();
+    for i in (0..heap.len() / 2).rev() {
+        sift_down(&mut heap, &heads, i);
+    }
+
+    let (skip, take) = req.window();
+    let total = skip.saturating_add(take);
+    out.extend_from_slice(b"{\"hits\":[");
+    let mut emitted = 0usize;
+    for n in 0..total {
+        let Some(&top) = heap.first() else { break };
+        let Some(h) = heads.get_mut(top) else { break };
+        let Some(node) = nodes.get_mut(h.node) else {
+            break;
+        };
+        if n >= skip {
+            if emitted > 0 {
+                out.push(b',');
+            }
+            write_with_cuts(h.b, h.start, h.end, &h.cuts, out).map_err(|e| bad_json(h.node, e))?;
+            emitted += 1;
+        }
+        match node.next_hit_start().map_err(|e| bad_json(h.node, e))? {
+            Some(start) => {
+                h.start = start;
+                h.pos += 1;
+                h.analyze(&ctx, node.hit_depth(), &mut orders)
+                    .map_err(|e| bad_json(h.node, e))?;
+                node.hit_done(h.end);
+                h.finish_key(&ctx).map_err(|e| bad_json(h.node, e))?;
+            }
+            None => {
+                if let Some(last) = heap.pop() {
+                    if let Some(root) = heap.first_mut() {
+                        *root = last;
+                    }
+                }
+            }
+        }
+        sift_down(&mut heap, &heads, 0);
+    }
+    out.push(b']');
+
+    // Validate what the merge did not need and read the members after `hits`.
+    for (i, node) in nodes.iter_mut().enumerate() {
+        node.finish().map_err(|e| bad_json(i, e))?;
+    }
+    let tails: Vec<&Tail<'_>> = nodes.iter().map(|n| &n.tail).collect();
+    write_tail(req, &tails, out)?;
+    Ok(MergeStats {
+        hits: emitted,
+        total_hits: total_hits(&tails),
+        order,
+    })
+}
+
+fn total_hits(tails: &[&Tail<'_>]) -> u64 {
+    tails
+        .iter()
+        .map(|t| t.estimated_total_hits.or(t.total_hits).unwrap_or(0))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Everything after `hits`.
+fn write_tail(
+    req: &MergeRequest<'_>,
+    scans: &[&Tail<'_>],
+    out: &mut Vec<u8>,
+) -> Result<(), MergeError> {
+    use facets::{write_str, write_u64};
+
+    out.extend_from_slice(b",\"query\":");
+    match (
+        req.query,
+        scans
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| Some((i, s.query?))),
+    ) {
+        (Some(q), _) => out.extend_from_slice(q.trim().as_bytes()),
+        (None, Some((_, q))) => out.extend_from_slice(q),
+        (None, None) => out.extend_from_slice(b"\"\""),
+    }
+    if let Some(v) = scans.iter().find_map(|s| s.query_vector) {
+        out.extend_from_slice(b",\"queryVector\":");
+        out.extend_from_slice(v);
+    }
+    out.extend_from_slice(b",\"processingTimeMs\":");
+    write_u64(
+        out,
+        scans
+            .iter()
+            .filter_map(|s| s.processing_time_ms)
+            .max()
+            .unwrap_or(0),
+    );
+    let total = total_hits(scans);
+    match req.page {
+        Some(Page {
+            page,
+            hits_per_page,
+        }) => {
+            let hpp = hits_per_page as u64;
+            let pages = total
+                .checked_add(hpp.saturating_sub(1))
+                .and_then(|t| t.checked_div(hpp))
+                .unwrap_or(0);
+            out.extend_from_slice(b",\"hitsPerPage\":");
+            write_u64(out, hpp);
+            out.extend_from_slice(b",\"page\":");
+            write_u64(out, page as u64);
+            out.extend_from_slice(b",\"totalPages\":");
+            write_u64(out, pages);
+            out.extend_from_slice(b",\"totalHits\":");
+            write_u64(out, total);
+        }
+        None => {
+            out.extend_from_slice(b",\"limit\":");
+            write_u64(out, req.limit as u64);
+            out.extend_from_slice(b",\"offset\":");
+            write_u64(out, req.offset as u64);
+            out.extend_from_slice(b",\"estimatedTotalHits\":");
+            write_u64(out, total);
+        }
+    }
+    let dist: Vec<(usize, &[u8])> = scans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, s.facet_distribution?)))
+        .filter(|(_, r)| r != b"null")
+        .collect();
+    if !dist.is_empty() {
+        out.extend_from_slice(b",\"facetDistribution\":");
+        facets::merge_distribution(&dist, req.max_values_per_facet, out)
+            .map_err(|(n, e)| malformed(n, e))?;
+    }
+    let stats: Vec<(usize, &[u8])> = scans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, s.facet_stats?)))
+        .filter(|(_, r)| r != b"null")
+        .collect();
+    if !stats.is_empty() {
+        out.extend_from_slice(b",\"facetStats\":");
+        facets::merge_stats(&stats, out).map_err(|(n, e)| malformed(n, e))?;
+    }
+    if scans.iter().any(|s| s.semantic_hit_count.is_some()) {
+        out.extend_from_slice(b",\"semanticHitCount\":");
+        write_u64(
+            out,
+            scans
+                .iter()
+                .filter_map(|s| s.semantic_hit_count)
+                .fold(0u64, u64::saturating_add),
+        );
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for s in scans {
+        for (k, v) in &s.other {
+            if seen.contains(&k.as_ref()) {
+                continue;
+            }
+            seen.push(k);
+            out.push(b',');
+            write_str(out, k);
+            out.push(b':');
+            out.extend_from_slice(v);
+        }
+    }
+    match (
+        req.request_uid,
+        scans
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| Some((i, s.request_uid?))),
+    ) {
+        (Some(uid), _) => {
+            out.extend_from_slice(b",\"requestUid\":");
+            write_str(out, uid);
+        }
+        (None, Some((_, uid))) => {
+            out.extend_from_slice(b",\"requestUid\":");
+            out.extend_from_slice(uid);
+        }
+        (None, None) => {}
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn doc_error(Bad(at): Bad) -> MergeError {
+    MergeError::Malformed {
+        node: None,
+        reason: format!("invalid JSON at byte {at}"),
+    }
+}
+
+/// Appends `doc` (one JSON object) to `out` without its top-level `_miroir_*` members.
+pub fn strip_reserved_fields(doc: &[u8], out: &mut Vec<u8>) -> Result<(), MergeError> {
+    let mut cuts = Vec::new();
+    let end = strip_reserved_members(doc, 0, 0, &mut cuts).map_err(doc_error)?;
+    let trailing = walk::ws(doc, end);
+    if trailing != doc.len() {
+        return Err(doc_error(Bad(trailing)));
+    }
+    write_with_cuts(doc, 0, doc.len(), &cuts, out).map_err(doc_error)
+}
+
+/// Appends `body` (an object with a `results` array of documents, like `GET
+/// /indexes/{uid}/documents`) to `out` with the `_miroir_*` members of every document removed.
+pub fn strip_reserved_fields_in_results(body: &[u8], out: &mut Vec<u8>) -> Result<(), MergeError> {
+    let mut cuts = Vec::new();
+    let mut members = Members::new(body, 0, 0).map_err(doc_error)?;
+    while let Some(k) = members.next_key().map_err(doc_error)? {
+        let vd = members.value_depth();
+        let end = if key_is(k.key, "results") && body.get(k.value_start) == Some(&b'[') {
+            let mut els = walk::Elements::new(body, k.value_start, vd).map_err(doc_error)?;
+            while let Some(s) = els.next_start().map_err(doc_error)? {
+                let e = if body.get(s) == Some(&b'{') {
+                    strip_reserved_members(body, s, els.value_depth(), &mut cuts)
+                } else {
+                    skip_value(body, s, els.value_depth())
+                }
+                .map_err(doc_error)?;
+                els.resume(e);
+            }
+            els.end()
+        } else {
+            skip_value(body, k.value_start, vd).map_err(doc_error)?
+        };
+        members.resume(end);
+    }
+    let trailing = walk::ws(body, members.end());
+    if trailing != body.len() {
+        return Err(doc_error(Bad(trailing)));
+    }
+    write_with_cuts(body, 0, body.len(), &cuts, out).map_err(doc_error)
+}

@@ -1,0 +1,273 @@
+//! `facetDistribution` (counts summed per facet and value) and `facetStats` (min of mins, max of
+//! maxes) across node responses.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::key::cmp_lower;
+
+/// A string that borrows from the input unless it had escapes.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A JSON object kept as an ordered list of entries (Meilisearch's facet values are ordered).
+struct Entries<'a, V>(Vec<(Cow<'a, str>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<'de, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Vis<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Vis<V> {
+            type Value = Entries<'de, V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((CowStr(k), val)) = map.next_entry::<CowStr<'de>, V>()? {
+                    v.push((k, val));
+                }
+                Ok(Entries(v))
+            }
+        }
+        d.deserialize_map(Vis(std::marker::PhantomData))
+    }
+}
+
+#[derive(Default)]
+struct FacetAcc<'a> {
+    counts: BTreeMap<Cow<'a, str>, u64>,
+    /// Every node listed this facet's values in Meilisearch's alphabetical order.
+    all_alpha: bool,
+    /// Every node listed this facet's values by decreasing count (`sortFacetValuesBy: count`).
+    all_by_count: bool,
+}
+
+/// Meilisearch's default facet value order: numbers (numerically), then strings (lowercased).
+fn cmp_alpha(a: &str, b: &str) -> Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        (Err(_), Err(_)) => cmp_lower(a, b).then_with(|| a.cmp(b)),
+    }
+}
+
+/// Merges the raw `facetDistribution` objects (already validated by the first pass) and writes
+/// the merged object. Facet names come out sorted (Meilisearch uses a `BTreeMap`); values keep
+/// the nodes' order: alphabetical, or by count when every node listed them by count.
+pub(crate) fn merge_distribution(
+    raws: &[(usize, &[u8])],
+    max_values: Option<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), (usize, String)> {
+    let mut facets: BTreeMap<Cow<'_, str>, FacetAcc<'_>> = BTreeMap::new();
+    for &(node, raw) in raws {
+        let parsed: Entries<'_, Entries<'_, u64>> =
+            serde_json::from_slice(raw).map_err(|e| (node, format!("facetDistribution: {e}")))?;
+        for (name, values) in parsed.0 {
+            let acc = facets.entry(name).or_insert_with(|| FacetAcc {
+                all_alpha: true,
+                all_by_count: true,
+                ..FacetAcc::default()
+            });
+            for w in values.0.windows(2) {
+                if let [(ka, ca), (kb, cb)] = w {
+                    if cmp_alpha(ka, kb) == Ordering::Greater {
+                        acc.all_alpha = false;
+                    }
+                    if ca < cb {
+                        acc.all_by_count = false;
+                    }
+                }
+            }
+            for (value, count) in values.0 {
+                let c = acc.counts.entry(value).or_insert(0);
+                *c = c.saturating_add(count);
+            }
+        }
+    }
+    out.push(b'{');
+    let mut sorted: Vec<(Cow<'_, str>, u64)> = Vec::new();
+    for (i, (name, acc)) in facets.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, &name);
+        out.extend_from_slice(b":{");
+        let by_count = acc.all_by_count && !acc.all_alpha;
+        sorted.clear();
+        sorted.extend(acc.counts);
+        if by_count {
+            sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| cmp_alpha(ka, kb)));
+        } else {
+            sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb));
+        }
+        let n = max_values.unwrap_or(usize::MAX);
+        for (j, (value, count)) in sorted.iter().take(n).enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            write_str(out, value);
+            out.push(b':');
+            write_u64(out, *count);
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+struct Stats<'a> {
+    min: f64,
+    min_raw: &'a [u8],
+    max: f64,
+    max_raw: &'a [u8],
+}
+
+#[derive(serde::Deserialize)]
+struct RawStats<'a> {
+    #[serde(borrow)]
+    min: &'a RawValue,
+    #[serde(borrow)]
+    max: &'a RawValue,
+}
+
+fn num(r: &RawValue) -> Result<f64, String> {
+    r.get()
+        .parse::<f64>()
+        .map_err(|_| format!("facetStats value {} is not a number", r.get()))
+}
+
+/// Merges raw `facetStats` objects: min of the mins and max of the maxes, each written with the
+/// winning node's own number text.
+pub(crate) fn merge_stats(
+    raws: &[(usize, &[u8])],
+    out: &mut Vec<u8>,
+) -> Result<(), (usize, String)> {
+    let mut all: BTreeMap<Cow<'_, str>, Stats<'_>> = BTreeMap::new();
+    for &(node, raw) in raws {
+        let parsed: Entries<'_, RawStats<'_>> =
+            serde_json::from_slice(raw).map_err(|e| (node, format!("facetStats: {e}")))?;
+        for (name, s) in parsed.0 {
+            let (min, max) = (
+                num(s.min).map_err(|e| (node, e))?,
+                num(s.max).map_err(|e| (node, e))?,
+            );
+            let (min_raw, max_raw) = (s.min.get().as_bytes(), s.max.get().as_bytes());
+            match all.get_mut(&name) {
+                Some(cur) => {
+                    if min < cur.min {
+                        cur.min = min;
+                        cur.min_raw = min_raw;
+                    }
+                    if max > cur.max {
+                        cur.max = max;
+                        cur.max_raw = max_raw;
+                    }
+                }
+                None => {
+                    all.insert(
+                        name,
+                        Stats {
+                            min,
+                            min_raw,
+                            max,
+                            max_raw,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    out.push(b'{');
+    for (i, (name, s)) in all.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, name);
+        out.extend_from_slice(b":{\"min\":");
+        out.extend_from_slice(s.min_raw);
+        out.extend_from_slice(b",\"max\":");
+        out.extend_from_slice(s.max_raw);
+        out.push(b'}');
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Writes `s` as a JSON string.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    let needs_escape = s.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\');
+    if !needs_escape {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
+    out.push(b'"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let v = c as usize;
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(v >> 4) & 0xf]);
+                out.push(HEX[v & 0xf]);
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// Writes a decimal integer.
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}

@@ -1,0 +1,348 @@
+//! Sort keys of hits and their comparison.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use crate::walk::{decode_str, key_is, parse_f64, skip_value, Bad, Elements, Members, R};
+
+/// A sort value, ordered like Meilisearch orders `sort` values (fixtures 104/105): numbers, then
+/// strings (compared lowercased), then null/missing — for **both** directions.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SortVal<'a> {
+    Num(f64),
+    Str(Cow<'a, str>),
+    Null,
+}
+
+/// One ranking rule's contribution to a hit's key.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Comp<'a> {
+    /// A rank rule (`words`, `typo`, ..., `exactness`, legacy `attribute`): higher score first.
+    Rank(f64),
+    /// A sort rule (`"field:asc"`/`"field:desc"` from `sort` or a custom ranking rule).
+    Sort { desc: bool, val: SortVal<'a> },
+}
+
+fn type_rank(v: &SortVal<'_>) -> u8 {
+    match v {
+        SortVal::Num(_) => 0,
+        SortVal::Str(_) => 1,
+        SortVal::Null => 2,
+    }
+}
+
+/// Lowercased string comparison (ASCII fast path, Unicode lowercase otherwise).
+pub(crate) fn cmp_lower(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        let x = a.bytes().map(|c| c.to_ascii_lowercase());
+        let y = b.bytes().map(|c| c.to_ascii_lowercase());
+        x.cmp(y)
+    } else {
+        let x = a.chars().flat_map(char::to_lowercase);
+        let y = b.chars().flat_map(char::to_lowercase);
+        x.cmp(y)
+    }
+}
+
+fn cmp_sort_val(a: &SortVal<'_>, b: &SortVal<'_>, desc: bool) -> Ordering {
+    let ord = match (a, b) {
+        (SortVal::Num(x), SortVal::Num(y)) => x.total_cmp(y),
+        (SortVal::Str(x), SortVal::Str(y)) => cmp_lower(x, y).then_with(|| x.cmp(y)),
+        _ => return type_rank(a).cmp(&type_rank(b)),
+    };
+    if desc {
+        ord.reverse()
+    } else {
+        ord
+    }
+}
+
+/// `Less` = `a` ranks first.
+pub(crate) fn cmp_comp(a: &Comp<'_>, b: &Comp<'_>) -> Ordering {
+    match (a, b) {
+        (Comp::Rank(x), Comp::Rank(y)) => y.total_cmp(x),
+        (Comp::Sort { desc, val: x }, Comp::Sort { val: y, .. }) => cmp_sort_val(x, y, *desc),
+        (Comp::Rank(_), Comp::Sort { .. }) => Ordering::Less,
+        (Comp::Sort { .. }, Comp::Rank(_)) => Ordering::Greater,
+    }
+}
+
+/// Lexicographic over the rules; a hit missing a rule ranks after one that has it.
+pub(crate) fn cmp_comps(a: &[Comp<'_>], b: &[Comp<'_>]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = cmp_comp(x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    b.len().cmp(&a.len())
+}
+
+fn direction_desc(rule: &[u8]) -> bool {
+    rule.ends_with(b":desc")
+}
+
+/// Reads one (already validated) sort value — a details `value` or a document field — at
+/// `b[s..e]`. Arrays sort by their smallest (asc) / largest (desc) number, else string;
+/// booleans as the strings `"true"`/`"false"` (fixture 104).
+pub(crate) fn read_sort_val<'a>(b: &'a [u8], s: usize, e: usize, desc: bool) -> R<SortVal<'a>> {
+    let raw = b.get(s..e).ok_or(Bad(s))?;
+    Ok(match raw.first() {
+        Some(b'"') => {
+            let inner = raw.get(1..raw.len() - 1).ok_or(Bad(s))?;
+            SortVal::Str(decode_str(inner).ok_or(Bad(s))?)
+        }
+        Some(b'-' | b'0'..=b'9') => SortVal::Num(parse_f64(raw).ok_or(Bad(s))?),
+        Some(b't') => SortVal::Str(Cow::Borrowed("true")),
+        Some(b'f') => SortVal::Str(Cow::Borrowed("false")),
+        Some(b'[') => {
+            let mut best: Option<SortVal<'a>> = None;
+            let mut els = Elements::new(b, s, 0)?;
+            while let Some((es, ee)) = els.next_element()? {
+                let v = match b.get(es) {
+                    Some(b'[') | Some(b'{') => continue,
+                    _ => read_sort_val(b, es, ee, desc)?,
+                };
+                if matches!(v, SortVal::Null) {
+                    continue;
+                }
+                best = Some(match best {
+                    None => v,
+                    Some(cur) => {
+                        // Numbers beat strings in both directions; within a type pick the
+                        // value that sorts first in this direction.
+                        if cmp_sort_val(&v, &cur, desc) == Ordering::Less {
+                            v
+                        } else {
+                            cur
+                        }
+                    }
+                });
+            }
+            best.unwrap_or(SortVal::Null)
+        }
+        _ => SortVal::Null,
+    })
+}
+
+/// Validates the `_rankingScoreDetails` object at `b[s..]` (nested `depth` deep) and builds the
+/// rule-by-rule key from it, walking the entries in their `order`. Returns the object's end.
+pub(crate) fn details_key<'a>(
+    b: &'a [u8],
+    s: usize,
+    depth: usize,
+    comps: &mut Vec<Comp<'a>>,
+    orders: &mut Vec<(u64, usize)>,
+) -> R<usize> {
+    comps.clear();
+    orders.clear();
+    let mut rules = Members::new(b, s, depth)?;
+    let mut sorted = true;
+    let mut last_order = 0u64;
+    while let Some(rule) = rules.next_key()? {
+        if b.get(rule.value_start) != Some(&b'{') {
+            let end = skip_value(b, rule.value_start, rules.value_depth())?;
+            rules.resume(end);
+            continue;
+        }
+        let desc = direction_desc(rule.key);
+        let mut order = None;
+        let mut score = None;
+        let mut value = None;
+        let mut distance = None;
+        let mut similarity = None;
+        let mut fields = Members::new(b, rule.value_start, rules.value_depth())?;
+        while let Some(f) = fields.next_member()? {
+            let raw = b
+                .get(f.value_start..f.value_end)
+                .ok_or(Bad(f.value_start))?;
+            match f.key {
+                b"order" => order = parse_f64(raw).map(|o| o as u64),
+                b"score" => score = parse_f64(raw),
+                b"value" => value = Some((f.value_start, f.value_end)),
+                b"distance" => distance = parse_f64(raw),
+                b"similarity" => similarity = parse_f64(raw),
+                _ => {}
+            }
+        }
+        rules.resume(fields.end());
+        let comp = if let Some(d) = distance {
+            Comp::Sort {
+                desc,
+                val: SortVal::Num(d),
+            }
+        } else if let Some((vs, ve)) = value {
+            Comp::Sort {
+                desc,
+                val: read_sort_val(b, vs, ve, desc)?,
+            }
+        } else if let Some(sc) = score.or(similarity) {
+            Comp::Rank(sc)
+        } else {
+            continue;
+        };
+        let order = order.unwrap_or(comps.len() as u64);
+        if !comps.is_empty() && order < last_order {
+            sorted = false;
+        }
+        last_order = order;
+        orders.push((order, comps.len()));
+        comps.push(comp);
+    }
+    if !sorted {
+        orders.sort_by_key(|&(o, _)| o);
+        let mut old: Vec<Option<Comp<'a>>> = std::mem::take(comps).into_iter().map(Some).collect();
+        for &(_, i) in orders.iter() {
+            if let Some(c) = old.get_mut(i).and_then(Option::take) {
+                comps.push(c);
+            }
+        }
+    }
+    Ok(rules.end())
+}
+
+/// A client sort rule (`"year:desc"`, `"a.b:asc"`) used when hits carry no details.
+#[derive(Debug, Clone)]
+pub(crate) struct SortField {
+    pub path: String,
+    pub desc: bool,
+}
+
+impl SortField {
+    pub(crate) fn parse(rule: &str) -> Option<SortField> {
+        let (path, dir) = rule.rsplit_once(':')?;
+        let desc = match dir.trim() {
+            "desc" => true,
+            "asc" => false,
+            _ => return None,
+        };
+        let path = path.trim();
+        if path.is_empty() || path.starts_with("_geo") {
+            return None;
+        }
+        Some(SortField {
+            path: path.to_owned(),
+            desc,
+        })
+    }
+}
+
+/// Finds the value of a (possibly dotted) field path in the object at `hit[s..]`.
+fn lookup(hit: &[u8], s: usize, path: &str, depth: usize) -> R<Option<(usize, usize)>> {
+    let mut members = Members::new(hit, s, depth)?;
+    while let Some(m) = members.next_member()? {
+        if key_is(m.key, path) {
+            return Ok(Some((m.value_start, m.value_end)));
+        }
+        if depth < 8 && hit.get(m.value_start) == Some(&b'{') {
+            let key = decode_str(m.key).ok_or(Bad(m.key_start))?;
+            if let Some(rest) = path
+                .strip_prefix(key.as_ref())
+                .and_then(|r| r.strip_prefix('.'))
+            {
+                if let Some(found) = lookup(hit, m.value_start, rest, depth + 1)? {
+                    return Ok(Some(found));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Fallback key from the documents' own field values (no `_rankingScoreDetails`); the hit
+/// object starts at `b[s]`.
+pub(crate) fn field_key<'a>(
+    b: &'a [u8],
+    s: usize,
+    fields: &[SortField],
+    comps: &mut Vec<Comp<'a>>,
+) -> R<()> {
+    comps.clear();
+    for f in fields {
+        let val = match lookup(b, s, &f.path, 0)? {
+            Some((vs, ve)) => read_sort_val(b, vs, ve, f.desc)?,
+            None => SortVal::Null,
+        };
+        comps.push(Comp::Sort { desc: f.desc, val });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(details: &str) -> Vec<Comp<'_>> {
+        let mut comps = Vec::new();
+        let end = details_key(details.as_bytes(), 0, 0, &mut comps, &mut Vec::new()).unwrap();
+        assert_eq!(end, details.len());
+        comps
+    }
+
+    #[test]
+    fn mixed_types_order_like_fixture_104_105() {
+        // Fixture 104 (asc) / 105 (desc) detail values, in Meilisearch's output order.
+        let asc = [
+            "-1.0",
+            "2.5",
+            "3.0",
+            "10.0",
+            "\"10\"",
+            "\"apple\"",
+            "\"banana\"",
+            "\"true\"",
+            "null",
+        ];
+        let desc = [
+            "10.0",
+            "3.0",
+            "2.5",
+            "-1.0",
+            "\"true\"",
+            "\"banana\"",
+            "\"apple\"",
+            "\"10\"",
+            "null",
+        ];
+        for (vals, dir) in [(asc, "asc"), (desc, "desc")] {
+            let ds: Vec<String> = vals
+                .iter()
+                .map(|v| format!(r#"{{"v:{dir}":{{"order":0,"value":{v}}}}}"#))
+                .collect();
+            let keys: Vec<_> = ds.iter().map(|d| key(d)).collect();
+            for w in keys.windows(2) {
+                assert_eq!(cmp_comps(&w[0], &w[1]), Ordering::Less, "{w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn walks_in_order_field() {
+        let k = key(r#"{"b:desc":{"order":1,"value":2.0},"words":{"order":0,"score":0.5}}"#);
+        assert_eq!(
+            k,
+            vec![
+                Comp::Rank(0.5),
+                Comp::Sort {
+                    desc: true,
+                    val: SortVal::Num(2.0)
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn arrays_sort_by_their_number() {
+        let b = br#"[3,"x",1]"#;
+        assert_eq!(read_sort_val(b, 0, b.len(), false), Ok(SortVal::Num(1.0)));
+        assert_eq!(read_sort_val(b, 0, b.len(), true), Ok(SortVal::Num(3.0)));
+    }
+
+    #[test]
+    fn dotted_lookup() {
+        let hit = br#"{"a":{"b":{"c":5}},"a.x":"y"}"#;
+        assert_eq!(lookup(hit, 0, "a.b.c", 0), Ok(Some((15, 16))));
+        assert_eq!(lookup(hit, 0, "a.x", 0), Ok(Some((25, 28))));
+        assert_eq!(lookup(hit, 0, "a.z", 0), Ok(None));
+    }
+}

@@ -1,0 +1,136 @@
+//! One node's search response, read lazily: the top-level members up to `hits`, then hits one at
+//! a time as the merge pulls them, then (in [`Node::finish`]) the rest of the hits and the
+//! members after them. Every byte is validated once; only hits that reach the head of their
+//! list get their members looked at.
+
+use std::borrow::Cow;
+
+use crate::walk::{decode_str, skip_value, ws, Bad, Elements, Members, R};
+
+/// Top-level members other than `hits`, as raw (validated) slices or decoded numbers.
+#[derive(Default)]
+pub(crate) struct Tail<'a> {
+    pub query: Option<&'a [u8]>,
+    pub query_vector: Option<&'a [u8]>,
+    pub processing_time_ms: Option<u64>,
+    pub estimated_total_hits: Option<u64>,
+    pub total_hits: Option<u64>,
+    pub semantic_hit_count: Option<u64>,
+    pub facet_distribution: Option<&'a [u8]>,
+    pub facet_stats: Option<&'a [u8]>,
+    pub request_uid: Option<&'a [u8]>,
+    /// Members the merge does not interpret, in body order.
+    pub other: Vec<(Cow<'a, str>, &'a [u8])>,
+}
+
+pub(crate) enum OpenError {
+    Bad(Bad),
+    NoHits,
+}
+
+impl From<Bad> for OpenError {
+    fn from(b: Bad) -> Self {
+        OpenError::Bad(b)
+    }
+}
+
+pub(crate) struct Node<'a> {
+    pub b: &'a [u8],
+    top: Members<'a>,
+    hits: Elements<'a>,
+    pub tail: Tail<'a>,
+}
+
+fn uint(raw: &[u8], at: usize) -> R<u64> {
+    std::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or(Bad(at))
+}
+
+impl<'a> Tail<'a> {
+    fn record(&mut self, key: &'a [u8], key_at: usize, raw: &'a [u8], at: usize) -> R<()> {
+        let name = decode_str(key).ok_or(Bad(key_at))?;
+        match name.as_ref() {
+            "query" => self.query = Some(raw),
+            "queryVector" => self.query_vector = Some(raw),
+            "processingTimeMs" => self.processing_time_ms = Some(uint(raw, at)?),
+            "estimatedTotalHits" => self.estimated_total_hits = Some(uint(raw, at)?),
+            "totalHits" => self.total_hits = Some(uint(raw, at)?),
+            "semanticHitCount" => {
+                self.semantic_hit_count = if raw == b"null" {
+                    None
+                } else {
+                    Some(uint(raw, at)?)
+                }
+            }
+            "facetDistribution" => self.facet_distribution = Some(raw),
+            "facetStats" => self.facet_stats = Some(raw),
+            "requestUid" => self.request_uid = Some(raw),
+            // Re-derived from the client's request by the merge; a repeated `hits` is ignored.
+            "limit" | "offset" | "hitsPerPage" | "page" | "totalPages" | "hits" => {}
+            _ => self.other.push((name, raw)),
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Node<'a> {
+    /// Reads the top-level members before `hits` and stops at the start of the hits array.
+    pub(crate) fn open(b: &'a [u8]) -> Result<Node<'a>, OpenError> {
+        let mut top = Members::new(b, 0, 0)?;
+        let mut tail = Tail::default();
+        while let Some(k) = top.next_key()? {
+            if k.key == b"hits" {
+                let hits = Elements::new(b, k.value_start, top.value_depth())?;
+                return Ok(Node { b, top, hits, tail });
+            }
+            let end = skip_value(b, k.value_start, top.value_depth())?;
+            top.resume(end);
+            let raw = b.get(k.value_start..end).ok_or(Bad(end))?;
+            tail.record(k.key, k.key_start, raw, k.value_start)?;
+        }
+        Err(OpenError::NoHits)
+    }
+
+    /// Nesting depth of a hit object.
+    pub(crate) fn hit_depth(&self) -> usize {
+        self.hits.value_depth()
+    }
+
+    /// Start of the next hit (which must be an object); the caller reads it and reports its end
+    /// with [`Node::hit_done`].
+    pub(crate) fn next_hit_start(&mut self) -> R<Option<usize>> {
+        match self.hits.next_start()? {
+            Some(s) if self.b.get(s) == Some(&b'{') => Ok(Some(s)),
+            Some(s) => Err(Bad(s)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn hit_done(&mut self, end: usize) {
+        self.hits.resume(end);
+    }
+
+    /// Validates the hits the merge did not need and the members after `hits`.
+    pub(crate) fn finish(&mut self) -> R<()> {
+        let b = self.b;
+        while let Some(s) = self.next_hit_start()? {
+            let e = skip_value(b, s, self.hits.value_depth())?;
+            self.hits.resume(e);
+        }
+        self.top.resume(self.hits.end());
+        while let Some(k) = self.top.next_key()? {
+            let end = skip_value(b, k.value_start, self.top.value_depth())?;
+            self.top.resume(end);
+            let raw = b.get(k.value_start..end).ok_or(Bad(end))?;
+            self.tail.record(k.key, k.key_start, raw, k.value_start)?;
+        }
+        let end = ws(b, self.top.end());
+        if end == b.len() {
+            Ok(())
+        } else {
+            Err(Bad(end))
+        }
+    }
+}

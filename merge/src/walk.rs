@@ -1,0 +1,628 @@
+//! A validating, allocation-free JSON walker over node bytes.
+//!
+//! It checks the full JSON grammar (strings with their escapes and control characters, UTF-8 of
+//! every string that has non-ASCII bytes, numbers, literals, nesting up to [`MAX_DEPTH`]) while
+//! reporting *where* things are: the byte ranges of object members and array elements. That is
+//! what lets the merge pull hits lazily from several node bodies at once and cut members out by
+//! byte range. It never indexes out of bounds and never panics; malformed input is [`Bad`] with
+//! the byte offset where it was noticed.
+
+use std::borrow::Cow;
+
+/// Malformed JSON, noticed at this byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bad(pub usize);
+
+pub(crate) type R<T> = Result<T, Bad>;
+
+/// Deepest nesting accepted (serde_json's default recursion limit).
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Prefix of the fields Miroir adds to documents; never shown to clients.
+pub(crate) const RESERVED_PREFIX: &str = "_miroir_";
+
+/// Index of the first non-whitespace byte at or after `i` (may be `b.len()`).
+#[inline]
+pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(c) = b.get(i) {
+        if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` that equals `c` (exact for the first match, which is all
+/// that is used).
+#[inline(always)]
+fn eq_mask(x: u64, c: u8) -> u64 {
+    let y = x ^ (LO * u64::from(c));
+    y.wrapping_sub(LO) & !y & HI
+}
+
+/// `i` is at an opening quote; returns the index just after the closing quote. Validates
+/// escapes, rejects control characters and checks UTF-8 when the string has non-ASCII bytes.
+#[inline]
+pub(crate) fn skip_string(b: &[u8], i: usize) -> R<usize> {
+    let start = i + 1;
+    let mut j = start;
+    let mut high = 0u64;
+    loop {
+        // 8 bytes at a time until a quote, backslash or control byte shows up.
+        while let Some(chunk) = b.get(j..j + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let x = u64::from_le_bytes(w);
+            let stop = eq_mask(x, b'"') | eq_mask(x, b'\\') | (x.wrapping_sub(LO * 0x20) & !x & HI);
+            if stop != 0 {
+                let n = (stop.trailing_zeros() / 8) as usize;
+                // Only the bytes before the stop byte count for the non-ASCII check.
+                high |= x & (1u64 << (n * 8)).wrapping_sub(1);
+                j += n;
+                break;
+            }
+            high |= x;
+            j += 8;
+        }
+        match b.get(j) {
+            Some(b'"') => {
+                if high & HI != 0 {
+                    let s = b.get(start..j).ok_or(Bad(j))?;
+                    std::str::from_utf8(s).map_err(|e| Bad(start + e.valid_up_to()))?;
+                }
+                return Ok(j + 1);
+            }
+            Some(b'\\') => match b.get(j + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
+                Some(b'u') => {
+                    let hex = b.get(j + 2..j + 6).ok_or(Bad(j))?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return Err(Bad(j));
+                    }
+                    j += 6;
+                }
+                _ => return Err(Bad(j)),
+            },
+            Some(&c) if c < 0x20 => return Err(Bad(j)),
+            Some(&c) => {
+                high |= u64::from(c);
+                j += 1;
+            }
+            None => return Err(Bad(j)),
+        }
+    }
+}
+
+fn skip_digits(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b'0'..=b'9')) {
+        i += 1;
+    }
+    i
+}
+
+/// A JSON number starting at `i`; returns the index just after it.
+#[inline]
+pub(crate) fn skip_number(b: &[u8], i: usize) -> R<usize> {
+    let mut j = i;
+    if b.get(j) == Some(&b'-') {
+        j += 1;
+    }
+    match b.get(j) {
+        Some(b'0') => j += 1,
+        Some(b'1'..=b'9') => j = skip_digits(b, j + 1),
+        _ => return Err(Bad(j)),
+    }
+    if b.get(j) == Some(&b'.') {
+        let k = skip_digits(b, j + 1);
+        if k == j + 1 {
+            return Err(Bad(k));
+        }
+        j = k;
+    }
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        j += 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let k = skip_digits(b, j);
+        if k == j {
+            return Err(Bad(k));
+        }
+        j = k;
+    }
+    Ok(j)
+}
+
+fn literal(b: &[u8], i: usize, lit: &[u8]) -> R<usize> {
+    if b.get(i..i + lit.len()) == Some(lit) {
+        Ok(i + lit.len())
+    } else {
+        Err(Bad(i))
+    }
+}
+
+/// Validates the value at `i` (no leading whitespace) nested `depth` containers deep; returns the
+/// index just after it.
+pub(crate) fn skip_value(b: &[u8], i: usize, depth: usize) -> R<usize> {
+    match b.get(i) {
+        Some(b'"') => skip_string(b, i),
+        Some(b'{') => skip_object(b, i, depth),
+        Some(b'[') => skip_array(b, i, depth),
+        Some(b't') => literal(b, i, b"true"),
+        Some(b'f') => literal(b, i, b"false"),
+        Some(b'n') => literal(b, i, b"null"),
+        Some(b'-' | b'0'..=b'9') => skip_number(b, i),
+        _ => Err(Bad(i)),
+    }
+}
+
+/// `i` is at `{`.
+fn skip_object(b: &[u8], i: usize, depth: usize) -> R<usize> {
+    if depth >= MAX_DEPTH {
+        return Err(Bad(i));
+    }
+    let mut j = ws(b, i + 1);
+    if b.get(j) == Some(&b'}') {
+        return Ok(j + 1);
+    }
+    loop {
+        if b.get(j) != Some(&b'"') {
+            return Err(Bad(j));
+        }
+        j = ws(b, skip_string(b, j)?);
+        if b.get(j) != Some(&b':') {
+            return Err(Bad(j));
+        }
+        j = ws(b, skip_value(b, ws(b, j + 1), depth + 1)?);
+        match b.get(j) {
+            Some(b',') => j = ws(b, j + 1),
+            Some(b'}') => return Ok(j + 1),
+            _ => return Err(Bad(j)),
+        }
+    }
+}
+
+/// `i` is at `[`.
+fn skip_array(b: &[u8], i: usize, depth: usize) -> R<usize> {
+    if depth >= MAX_DEPTH {
+        return Err(Bad(i));
+    }
+    let mut j = ws(b, i + 1);
+    if b.get(j) == Some(&b']') {
+        return Ok(j + 1);
+    }
+    loop {
+        j = ws(b, skip_value(b, j, depth + 1)?);
+        match b.get(j) {
+            Some(b',') => j = ws(b, j + 1),
+            Some(b']') => return Ok(j + 1),
+            _ => return Err(Bad(j)),
+        }
+    }
+}
+
+/// Validates a whole JSON text (whitespace around one value).
+pub(crate) fn validate(b: &[u8]) -> R<()> {
+    let i = ws(b, 0);
+    let end = skip_value(b, i, 0)?;
+    let end = ws(b, end);
+    if end == b.len() {
+        Ok(())
+    } else {
+        Err(Bad(end))
+    }
+}
+
+/// A member key, before its value has been read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key<'a> {
+    /// Index of the key's opening quote.
+    pub key_start: usize,
+    /// The key's raw bytes between the quotes (escapes not decoded).
+    pub key: &'a [u8],
+    /// Index of the value's first byte.
+    pub value_start: usize,
+}
+
+/// One `"key": value` member of an object, as byte offsets into the walked slice.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Member<'a> {
+    pub key_start: usize,
+    pub key: &'a [u8],
+    pub value_start: usize,
+    /// Index just after the value.
+    pub value_end: usize,
+}
+
+/// Iterates the members of the object at `start`. Either [`Members::next_member`] (which
+/// validates and skips each value), or [`Members::next_key`] followed by reading the value
+/// yourself and [`Members::resume`] with its end.
+pub(crate) struct Members<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// Depth of the values inside this object.
+    depth: usize,
+    first: bool,
+    done: bool,
+}
+
+impl<'a> Members<'a> {
+    /// `start` is at the object's `{` (or whitespace before it); `depth` is the nesting depth of
+    /// the object itself.
+    pub(crate) fn new(b: &'a [u8], start: usize, depth: usize) -> R<Self> {
+        let i = ws(b, start);
+        if b.get(i) != Some(&b'{') {
+            return Err(Bad(i));
+        }
+        if depth >= MAX_DEPTH {
+            return Err(Bad(i));
+        }
+        Ok(Members {
+            b,
+            i: i + 1,
+            depth: depth + 1,
+            first: true,
+            done: false,
+        })
+    }
+
+    /// Nesting depth for values read by the caller after [`Members::next_key`].
+    pub(crate) fn value_depth(&self) -> usize {
+        self.depth
+    }
+
+    #[inline]
+    pub(crate) fn next_key(&mut self) -> R<Option<Key<'a>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let b = self.b;
+        let mut i = ws(b, self.i);
+        match b.get(i) {
+            Some(b'}') => {
+                self.done = true;
+                self.i = i + 1;
+                return Ok(None);
+            }
+            Some(b',') if !self.first => i = ws(b, i + 1),
+            Some(b'"') if self.first => {}
+            _ => return Err(Bad(i)),
+        }
+        self.first = false;
+        if b.get(i) != Some(&b'"') {
+            return Err(Bad(i));
+        }
+        let key_end = skip_string(b, i)?;
+        let key = b.get(i + 1..key_end - 1).ok_or(Bad(i))?;
+        let colon = ws(b, key_end);
+        if b.get(colon) != Some(&b':') {
+            return Err(Bad(colon));
+        }
+        let value_start = ws(b, colon + 1);
+        Ok(Some(Key {
+            key_start: i,
+            key,
+            value_start,
+        }))
+    }
+
+    /// Continue after a value the caller read itself, ending at `value_end`.
+    #[inline]
+    pub(crate) fn resume(&mut self, value_end: usize) {
+        self.i = value_end;
+    }
+
+    #[inline]
+    pub(crate) fn next_member(&mut self) -> R<Option<Member<'a>>> {
+        let Some(k) = self.next_key()? else {
+            return Ok(None);
+        };
+        let value_end = skip_value(self.b, k.value_start, self.depth)?;
+        self.resume(value_end);
+        Ok(Some(Member {
+            key_start: k.key_start,
+            key: k.key,
+            value_start: k.value_start,
+            value_end,
+        }))
+    }
+
+    /// Index just after the closing `}` (once iteration returned `None`).
+    pub(crate) fn end(&self) -> usize {
+        self.i
+    }
+}
+
+/// Iterates the elements of the array at `start`, like [`Members`].
+pub(crate) struct Elements<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+    first: bool,
+    done: bool,
+}
+
+impl<'a> Elements<'a> {
+    pub(crate) fn new(b: &'a [u8], start: usize, depth: usize) -> R<Self> {
+        let i = ws(b, start);
+        if b.get(i) != Some(&b'[') {
+            return Err(Bad(i));
+        }
+        if depth >= MAX_DEPTH {
+            return Err(Bad(i));
+        }
+        Ok(Elements {
+            b,
+            i: i + 1,
+            depth: depth + 1,
+            first: true,
+            done: false,
+        })
+    }
+
+    pub(crate) fn value_depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Start of the next element (read it, then [`Elements::resume`]), or `None` at `]`.
+    #[inline]
+    pub(crate) fn next_start(&mut self) -> R<Option<usize>> {
+        if self.done {
+            return Ok(None);
+        }
+        let b = self.b;
+        let mut i = ws(b, self.i);
+        match b.get(i) {
+            Some(b']') => {
+                self.done = true;
+                self.i = i + 1;
+                return Ok(None);
+            }
+            Some(b',') if !self.first => i = ws(b, i + 1),
+            Some(_) if self.first => {}
+            _ => return Err(Bad(i)),
+        }
+        self.first = false;
+        Ok(Some(i))
+    }
+
+    #[inline]
+    pub(crate) fn resume(&mut self, value_end: usize) {
+        self.i = value_end;
+    }
+
+    pub(crate) fn next_element(&mut self) -> R<Option<(usize, usize)>> {
+        let Some(s) = self.next_start()? else {
+            return Ok(None);
+        };
+        let e = skip_value(self.b, s, self.depth)?;
+        self.resume(e);
+        Ok(Some((s, e)))
+    }
+
+    pub(crate) fn end(&self) -> usize {
+        self.i
+    }
+}
+
+/// Decodes the raw bytes between a string's quotes. Borrows unless there are escapes.
+pub(crate) fn decode_str(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if memchr::memchr(b'\\', raw).is_none() {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice::<String>(&quoted)
+        .ok()
+        .map(Cow::Owned)
+}
+
+/// Whether a raw (undecoded) key equals `name`.
+#[inline]
+pub(crate) fn key_is(raw: &[u8], name: &str) -> bool {
+    if raw == name.as_bytes() {
+        return true;
+    }
+    memchr::memchr(b'\\', raw).is_some() && decode_str(raw).is_some_and(|k| k == name)
+}
+
+/// Whether a raw (undecoded) key starts with `prefix`.
+#[inline]
+pub(crate) fn key_starts_with(raw: &[u8], prefix: &str) -> bool {
+    if raw.starts_with(prefix.as_bytes()) {
+        return true;
+    }
+    memchr::memchr(b'\\', raw).is_some() && decode_str(raw).is_some_and(|k| k.starts_with(prefix))
+}
+
+/// Parses an (already validated) JSON number slice as `f64`.
+#[inline]
+pub(crate) fn parse_f64(raw: &[u8]) -> Option<f64> {
+    std::str::from_utf8(raw).ok()?.parse::<f64>().ok()
+}
+
+/// Collects byte ranges to cut out of an object so that removing some members leaves valid JSON.
+///
+/// Feed it every member of one object in order ([`CutBuilder::member`]), then call
+/// [`CutBuilder::finish`]. A removed member takes the comma *before* it when a kept member
+/// precedes it, otherwise everything up to the next member's key (its own trailing comma).
+/// Cuts come out sorted and disjoint as long as nested cuts of a kept member are pushed after
+/// its `member` call.
+#[derive(Default)]
+pub(crate) struct CutBuilder {
+    kept_before: bool,
+    pending: Option<usize>,
+    prev_end: usize,
+    last_removed_end: usize,
+}
+
+impl CutBuilder {
+    #[inline]
+    pub(crate) fn member(
+        &mut self,
+        key_start: usize,
+        value_end: usize,
+        remove: bool,
+        cuts: &mut Vec<(usize, usize)>,
+    ) {
+        if let Some(p) = self.pending.take() {
+            cuts.push((p, key_start));
+        }
+        if remove {
+            if self.kept_before {
+                cuts.push((self.prev_end, value_end));
+            } else {
+                self.pending = Some(key_start);
+            }
+            self.last_removed_end = value_end;
+        } else {
+            self.kept_before = true;
+        }
+        self.prev_end = value_end;
+    }
+
+    #[inline]
+    pub(crate) fn finish(&mut self, cuts: &mut Vec<(usize, usize)>) {
+        if let Some(p) = self.pending.take() {
+            cuts.push((p, self.last_removed_end));
+        }
+    }
+}
+
+/// Appends `b[start..end]` to `out` without the (sorted, disjoint, inside) `cuts`.
+pub(crate) fn write_with_cuts(
+    b: &[u8],
+    start: usize,
+    end: usize,
+    cuts: &[(usize, usize)],
+    out: &mut Vec<u8>,
+) -> R<()> {
+    let mut pos = start;
+    for &(s, e) in cuts {
+        if s < pos || e < s {
+            return Err(Bad(s));
+        }
+        out.extend_from_slice(b.get(pos..s).ok_or(Bad(pos))?);
+        pos = e;
+    }
+    out.extend_from_slice(b.get(pos..end).ok_or(Bad(pos))?);
+    Ok(())
+}
+
+/// Validates the object at `start` and cuts every member whose key starts with `_miroir_`.
+/// Returns the index just after the object.
+pub(crate) fn strip_reserved_members(
+    b: &[u8],
+    start: usize,
+    depth: usize,
+    cuts: &mut Vec<(usize, usize)>,
+) -> R<usize> {
+    let mut members = Members::new(b, start, depth)?;
+    let mut cb = CutBuilder::default();
+    while let Some(m) = members.next_member()? {
+        let remove = key_starts_with(m.key, RESERVED_PREFIX);
+        cb.member(m.key_start, m.value_end, remove, cuts);
+    }
+    cb.finish(cuts);
+    Ok(members.end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strip(s: &str) -> String {
+        let mut cuts = Vec::new();
+        let end = strip_reserved_members(s.as_bytes(), 0, 0, &mut cuts).unwrap();
+        let mut out = Vec::new();
+        write_with_cuts(s.as_bytes(), 0, end, &cuts, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn cuts_keep_valid_json() {
+        assert_eq!(strip(r#"{"a":1,"_miroir_x":2}"#), r#"{"a":1}"#);
+        assert_eq!(strip(r#"{"_miroir_x":2,"a":1}"#), r#"{"a":1}"#);
+        assert_eq!(strip(r#"{"_miroir_x":2}"#), r#"{}"#);
+        assert_eq!(
+            strip(r#"{"_miroir_x":2,"_miroir_y":[1,{"}":"]"}]}"#),
+            r#"{}"#
+        );
+        assert_eq!(
+            strip(r#"{"_miroir_x":2,"_miroir_y":3,"a":1,"_miroir_z":4,"b":"\"","_miroir_w":{}}"#),
+            r#"{"a":1,"b":"\""}"#
+        );
+        assert_eq!(
+            strip("{ \"a\" : 1 , \"_miroir_x\" : 2 , \"b\" : 3 }"),
+            "{ \"a\" : 1 , \"b\" : 3 }"
+        );
+        assert_eq!(strip(r#"{"\u005fmiroir_x":1,"a":2}"#), r#"{"a":2}"#);
+        assert_eq!(strip("{}"), "{}");
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(skip_string(br#""a\"b\\" , 1"#, 0), Ok(8));
+        assert_eq!(
+            skip_string("\"héllo wörld, long enough\"".as_bytes(), 0),
+            Ok(28)
+        );
+        assert!(skip_string(b"\"ab\xffcdefghijk\"", 0).is_err());
+        assert!(skip_string(b"\"abcdefghij\x01\"", 0).is_err());
+        assert!(skip_string(br#""\x""#, 0).is_err());
+        assert!(skip_string(br#""\u12G4""#, 0).is_err());
+        assert_eq!(skip_string(br#""\u12aF""#, 0), Ok(8));
+        assert!(skip_string(br#""abc"#, 0).is_err());
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(skip_value(br#"{"a":"}\"","b":[1,"]"]} x"#, 0, 0), Ok(23));
+        assert_eq!(skip_value(b"-1.5e+3,", 0, 0), Ok(7));
+        assert!(skip_value(b"{\"a\":1", 0, 0).is_err());
+        for ok in [
+            "0",
+            "-0",
+            "1e5",
+            "1E-5",
+            "0.25",
+            "[]",
+            "{}",
+            " [ 1 , {} ] ",
+            "\"\"",
+            "null",
+        ] {
+            assert_eq!(validate(ok.as_bytes()), Ok(()), "{ok}");
+        }
+        for bad in [
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "-",
+            "1e",
+            "[1,]",
+            "{,}",
+            "{\"a\"}",
+            "tru",
+            "nul",
+            "[1 2]",
+            "{\"a\":1,}",
+            "",
+            " ",
+        ] {
+            assert!(validate(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let deep = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert_eq!(validate(deep.as_bytes()), Ok(()));
+        let too_deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(validate(too_deep.as_bytes()).is_err());
+    }
+}

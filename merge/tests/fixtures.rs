@@ -1,0 +1,365 @@
+//! Merges built from real Meilisearch v1.50 response bodies (copied from
+//! `shared/meili-v1.50/`, see `tests/data/*.json`: `{request, response, source}`): the hits of one
+//! real response are dealt to several "nodes" (each list keeping the real order, as a shard
+//! would return it) and the merge must give back the single-index order and shape.
+
+use miroir_merge::{
+    merge_search, strip_reserved_fields, strip_reserved_fields_in_results, MergeRequest, Order,
+    Page,
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+struct Fixture {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct Raw<'a> {
+    #[serde(borrow)]
+    response: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct RawResp<'a> {
+    #[serde(borrow)]
+    hits: Vec<&'a RawValue>,
+}
+
+impl Fixture {
+    fn load(n: &str) -> Fixture {
+        let path = format!("{}/tests/data/{n}.json", env!("CARGO_MANIFEST_DIR"));
+        Fixture {
+            text: std::fs::read_to_string(path).unwrap(),
+        }
+    }
+    fn response_raw(&self) -> &str {
+        serde_json::from_str::<Raw<'_>>(&self.text)
+            .unwrap()
+            .response
+            .get()
+    }
+    fn response(&self) -> Value {
+        serde_json::from_str(self.response_raw()).unwrap()
+    }
+    fn request(&self) -> Value {
+        serde_json::from_str::<Value>(&self.text).unwrap()["request"].clone()
+    }
+    /// The raw hit texts, in Meilisearch's order.
+    fn hits(&self) -> Vec<String> {
+        serde_json::from_str::<RawResp<'_>>(self.response_raw())
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| h.get().to_owned())
+            .collect()
+    }
+}
+
+/// A node body holding `hits` (raw texts), with the given estimatedTotalHits.
+fn node_body(hits: &[String], total: u64, node: usize) -> Vec<u8> {
+    format!(
+        r#"{{"hits":[{}],"query":"q","processingTimeMs":{node},"limit":20,"offset":0,"estimatedTotalHits":{total},"requestUid":"uid-{node}"}}"#,
+        hits.join(",")
+    )
+    .into_bytes()
+}
+
+/// Deals hit `i` to node `assign(i)`, keeping Meilisearch's order inside each node.
+fn deal(hits: &[String], k: usize, assign: impl Fn(usize) -> usize) -> Vec<Vec<u8>> {
+    let mut lists = vec![Vec::new(); k];
+    for (i, h) in hits.iter().enumerate() {
+        lists[assign(i)].push(h.clone());
+    }
+    lists
+        .iter()
+        .enumerate()
+        .map(|(n, l)| node_body(l, l.len() as u64, n))
+        .collect()
+}
+
+fn merge(req: &MergeRequest<'_>, bodies: &[Vec<u8>]) -> (Value, miroir_merge::MergeStats, String) {
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    let mut out = Vec::new();
+    let stats = merge_search(req, &refs, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    (serde_json::from_str(&text).unwrap(), stats, text)
+}
+
+/// Equal hit lists, except that hits of one tie group (equal on every rule and score, which
+/// the merge breaks by node index) may come in any order.
+fn assert_hits_eq_up_to_ties(got: &Value, want: &Value, ties: &[&[u64]], what: &str) {
+    let canon = |v: &Value| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let id = h["id"].as_u64().unwrap();
+                ties.iter()
+                    .find(|g| g.contains(&id))
+                    .map_or(id, |g| *g.iter().min().unwrap())
+            })
+            .collect()
+    };
+    assert_eq!(canon(got), canon(want), "{what}");
+    let by_id = |v: &Value| -> std::collections::BTreeMap<u64, Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h["id"].as_u64().unwrap(), h.clone()))
+            .collect()
+    };
+    assert_eq!(by_id(got), by_id(want), "{what}");
+}
+
+/// Ties in the fixtures: 104/105 null and missing `v` (ids 5, 6); 099 two 1998 titles with the
+/// same score and no details to tell them apart (ids 2, 461).
+/// 102: two 2009 titles with null ratings (ids 95, 212).
+const TIES: &[&[u64]] = &[&[5, 6], &[2, 461], &[95, 212]];
+
+fn all_flags(limit: usize) -> MergeRequest<'static> {
+    let mut r = MergeRequest::new(0, limit);
+    r.show_ranking_score = true;
+    r.show_ranking_score_details = true;
+    r
+}
+
+#[test]
+fn custom_rule_ties_follow_details_not_node_order() {
+    // 090: three hits with the same _rankingScore, ordered by the custom `rating:desc` rule.
+    let f = Fixture::load("090");
+    let hits = f.hits();
+    // Deal them to nodes in reverse so that node order alone would reverse them.
+    let bodies = deal(&hits, 3, |i| 2 - i);
+    let (v, stats, _) = merge(&all_flags(3), &bodies);
+    assert_eq!(stats.order, Order::Details);
+    assert_eq!(v["hits"], f.response()["hits"]);
+
+    // Without showRankingScore/Details the same order, with the fields cut out.
+    let (v, _, text) = merge(&MergeRequest::new(0, 3), &bodies);
+    let ids: Vec<u64> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![77, 78, 79]);
+    assert!(!text.contains("_rankingScore"));
+}
+
+#[test]
+fn sort_details_restore_single_index_order() {
+    for n in ["100", "104", "105", "131"] {
+        let f = Fixture::load(n);
+        let hits = f.hits();
+        for k in 1..=3 {
+            let bodies = deal(&hits, k, |i| (i * 7 + 1) % k);
+            let (v, stats, _) = merge(&all_flags(hits.len()), &bodies);
+            assert_eq!(stats.order, Order::Details, "fixture {n}");
+            let want = f.response()["hits"].clone();
+            assert_hits_eq_up_to_ties(
+                &v["hits"],
+                &want,
+                TIES,
+                &format!("fixture {n} over {k} nodes"),
+            );
+        }
+    }
+}
+
+#[test]
+fn mixed_type_sort_over_nodes_in_reverse() {
+    // 104/105: every hit on its own node, node order opposite to the real order.
+    for n in ["104", "105"] {
+        let f = Fixture::load(n);
+        let hits = f.hits();
+        let k = hits.len();
+        let bodies = deal(&hits, k, |i| k - 1 - i);
+        let (v, _, _) = merge(&all_flags(k), &bodies);
+        assert_hits_eq_up_to_ties(&v["hits"], &f.response()["hits"], TIES, n);
+    }
+}
+
+#[test]
+fn sort_without_details_falls_back_to_field_values() {
+    // 099: sort year:desc with only _rankingScore.
+    let f = Fixture::load("099");
+    let hits = f.hits();
+    let sort = vec!["year:desc".to_string()];
+    let bodies = deal(&hits, 3, |i| 2 - (i % 3));
+    let mut req = MergeRequest::new(0, 8);
+    req.sort = Some(&sort);
+    req.show_ranking_score = true;
+    let (v, stats, _) = merge(&req, &bodies);
+    assert_eq!(stats.order, Order::SortFields);
+    assert_hits_eq_up_to_ties(&v["hits"], &f.response()["hits"], TIES, "099");
+    // Dealt so that node order agrees with Meilisearch's: exact.
+    let bodies = deal(&hits, 3, |i| i % 3);
+    let (v, _, _) = merge(&req, &bodies);
+    assert_eq!(v["hits"], f.response()["hits"]);
+
+    // 102: placeholder, sort year:desc then rating:asc with null ratings after numbers.
+    let f = Fixture::load("102");
+    let hits = f.hits();
+    let sort = vec!["year:desc".to_string(), "rating:asc".to_string()];
+    let bodies = deal(&hits, 5, |i| 4 - i);
+    let mut req = MergeRequest::new(0, 5);
+    req.sort = Some(&sort);
+    req.show_ranking_score = true;
+    let (v, _, _) = merge(&req, &bodies);
+    assert_hits_eq_up_to_ties(&v["hits"], &f.response()["hits"], TIES, "102");
+}
+
+#[test]
+fn single_node_merge_reproduces_the_response() {
+    // A one-node "merge" must give back Meilisearch's own answer, key order included.
+    for n in ["092", "093", "118"] {
+        let f = Fixture::load(n);
+        let req_json = f.request();
+        let limit = req_json["limit"].as_u64().unwrap() as usize;
+        let q = serde_json::to_string(&req_json["q"]).unwrap();
+        let mut req = MergeRequest::new(0, limit);
+        req.query = Some(&q);
+        let body = f.response_raw().as_bytes().to_vec();
+        let (v, _, text) = merge(&req, &[body]);
+        assert_eq!(v, f.response(), "fixture {n}");
+        let order = [
+            "\"hits\":",
+            "\"query\":",
+            "\"processingTimeMs\":",
+            "\"limit\":",
+            "\"offset\":",
+            "\"estimatedTotalHits\":",
+            "\"facetDistribution\":",
+            "\"facetStats\":",
+            "\"requestUid\":",
+        ];
+        let pos: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{n}: {text}");
+    }
+    // facetStats keeps Meilisearch's number text (1915.0, not 1915).
+    let f = Fixture::load("092");
+    let (_, _, text) = merge(
+        &MergeRequest::new(0, 2),
+        &[f.response_raw().as_bytes().to_vec()],
+    );
+    assert!(
+        text.contains(r#""year":{"min":1915.0,"max":2010.0}"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn facets_of_two_real_responses_are_summed() {
+    let a = Fixture::load("092");
+    let b = Fixture::load("093");
+    let bodies = vec![
+        a.response_raw().as_bytes().to_vec(),
+        b.response_raw().as_bytes().to_vec(),
+    ];
+    let (v, stats, _) = merge(&MergeRequest::new(0, 3), &bodies);
+    let (ra, rb) = (a.response(), b.response());
+    assert_eq!(stats.total_hits, 500 + 37);
+    assert_eq!(v["estimatedTotalHits"], 537);
+    let fd = &v["facetDistribution"];
+    // Summed where both have the value; present when only one does.
+    assert_eq!(fd["genres"]["Action"], 73 + 9);
+    assert_eq!(fd["mpaa"]["R"], 106 + 6);
+    assert_eq!(fd["mpaa"]["G"], 6);
+    assert_eq!(fd["director"], rb["facetDistribution"]["director"]);
+    assert_eq!(fd["year"]["2006"], 13 + 1);
+    assert_eq!(fd["year"]["1915"], 1);
+    let fs = &v["facetStats"];
+    assert_eq!(fs["rating"]["min"], ra["facetStats"]["rating"]["min"]);
+    assert_eq!(fs["rating"]["max"], ra["facetStats"]["rating"]["max"]);
+    assert_eq!(fs["year"]["min"].as_f64(), Some(1915.0));
+    // Numeric facet values stay in numeric order ("3" before "3.2" before "10"-like values).
+    let years: Vec<&String> = fd["year"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        years.len(),
+        ra["facetDistribution"]["year"].as_object().unwrap().len()
+    );
+    assert_eq!(v["processingTimeMs"], 1);
+    assert_eq!(v["requestUid"], ra["requestUid"]);
+}
+
+#[test]
+fn page_mode_shape() {
+    // 107 answered page=2, hitsPerPage=3 with totalHits 159; as a node asked for page 1 x 3.
+    let f = Fixture::load("107");
+    let body = f.response_raw().as_bytes().to_vec();
+    let mut req = MergeRequest::new(0, 0);
+    req.page = Some(Page {
+        page: 1,
+        hits_per_page: 3,
+    });
+    let (v, stats, text) = merge(&req, &[body.clone(), body]);
+    assert_eq!(stats.total_hits, 318);
+    assert_eq!(v["totalHits"], 318);
+    assert_eq!(v["totalPages"], 106);
+    assert_eq!(v["page"], 1);
+    assert_eq!(v["hitsPerPage"], 3);
+    assert!(v.get("limit").is_none() && v.get("offset").is_none());
+    let order = [
+        "\"hitsPerPage\":",
+        "\"page\":",
+        "\"totalPages\":",
+        "\"totalHits\":",
+    ];
+    let pos: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert_eq!(v["hits"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn reserved_fields_are_cut_from_hits_and_formatted() {
+    let f = Fixture::load("109");
+    let hit = &f.hits()[0];
+    // Put _miroir_* members first, in the middle and last, also inside _formatted.
+    let tampered = hit
+        .replacen('{', r#"{"_miroir_shard":12,"#, 1)
+        .replacen(
+            r#","year":1980"#,
+            r#","_miroir_updated_at":"2026-11-26T00:00:00Z","year":1980"#,
+            1,
+        )
+        .replacen(
+            r#""_formatted":{"#,
+            r#""_formatted":{"_miroir_shard":"12","#,
+            1,
+        );
+    let tampered = format!(
+        "{},\"_miroir_expires_at\":null}}",
+        tampered.strip_suffix('}').unwrap()
+    );
+    assert_eq!(tampered.matches("_miroir_").count(), 4, "{tampered}");
+    let (v, _, text) = merge(&MergeRequest::new(0, 2), &[node_body(&[tampered], 1, 0)]);
+    assert!(!text.contains("_miroir_"), "{text}");
+    assert_eq!(v["hits"], f.response()["hits"]);
+}
+
+#[test]
+fn strip_documents() {
+    let mut out = Vec::new();
+    strip_reserved_fields(
+        br#"{"_miroir_shard":3,"id":1,"title":"x","_miroir_updated_at":"t"}"#,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out, br#"{"id":1,"title":"x"}"#);
+
+    out.clear();
+    strip_reserved_fields_in_results(
+        br#"{"results":[{"id":1,"_miroir_shard":0},{"_miroir_shard":1},{"id":3}],"offset":0,"limit":20,"total":3}"#,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out.clone()).unwrap(),
+        r#"{"results":[{"id":1},{},{"id":3}],"offset":0,"limit":20,"total":3}"#
+    );
+    for bad in [b"[1]".as_slice(), b"{\"a\":", b"{\"a\":1}}"] {
+        assert!(strip_reserved_fields(bad, &mut out).is_err());
+    }
+}
