@@ -14,4 +14,4 @@ pub mod server;
 pub use client::{ClientConfig, UpstreamError, UpstreamPool, UpstreamRequest, UpstreamResponse};
 pub use http::{Method, Request, Response};
 pub use runtime::IoDriver;
-pub use server::{Handler, ServerConfig};
+pub use server::{Drain, Handler, ServerConfig};

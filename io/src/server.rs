@@ -2,10 +2,15 @@
 //! `Expect: 100-continue`, chunked and fixed-length bodies, a body size
 //! limit, and timeouts so an idle or slow client cannot pin a core.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::IoBufMut;
@@ -26,6 +31,61 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// How long an idle keep-alive connection is kept.
     pub keepalive_timeout: Duration,
+    /// On shutdown, how long in-flight requests may take to finish.
+    pub drain_timeout: Duration,
+}
+
+/// Graceful shutdown, shared by every core. `begin` may be called from any
+/// thread (the signal thread): it shuts the listening sockets down, which
+/// wakes every core's pending accept and makes new connections fail, and
+/// flags connections to close after their current request.
+pub struct Drain {
+    draining: AtomicBool,
+    listeners: Vec<RawFd>,
+}
+
+impl Drain {
+    /// `listeners`: the raw fds of every listening socket to stop.
+    pub fn new(listeners: Vec<RawFd>) -> Arc<Drain> {
+        Arc::new(Drain {
+            draining: AtomicBool::new(false),
+            listeners,
+        })
+    }
+
+    pub fn begin(&self) {
+        if self.draining.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for &fd in &self.listeners {
+            // SAFETY: shutdown on listening sockets that live until their
+            // core's serve loop returns, which only happens after this.
+            unsafe {
+                libc::shutdown(fd, libc::SHUT_RDWR);
+            }
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}
+
+/// This core's open connections: how many, and which are idle between
+/// requests (so a drain can wake them without touching busy ones).
+#[derive(Default)]
+struct Connections {
+    active: Cell<usize>,
+    idle: RefCell<HashSet<RawFd>>,
+}
+
+/// Keeps `Connections::active` right however a connection task ends.
+struct ActiveGuard(Rc<Connections>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get().saturating_sub(1));
+    }
 }
 
 /// Largest request head (request line + headers) accepted.
@@ -56,24 +116,67 @@ pub fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-/// Accepts connections on this core until the listener fails fatally.
+/// Accepts connections on this core until `drain` begins, then lets open
+/// connections finish their current request (up to the drain timeout).
 pub async fn serve<H: Handler>(
     listener: std::net::TcpListener,
     config: Rc<ServerConfig>,
     handler: Rc<H>,
+    drain: Arc<Drain>,
 ) -> io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
+    let connections = Rc::new(Connections::default());
+    monoio::spawn(close_idle_when_draining(connections.clone(), drain.clone()));
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
                 let _ = stream.set_nodelay(true);
-                monoio::spawn(serve_connection(stream, config.clone(), handler.clone()));
+                connections.active.set(connections.active.get() + 1);
+                let guard = ActiveGuard(connections.clone());
+                let conn = serve_connection(
+                    stream,
+                    config.clone(),
+                    handler.clone(),
+                    drain.clone(),
+                    guard,
+                );
+                monoio::spawn(conn);
             }
+            Err(_) if drain.is_draining() => break,
             Err(err) => {
                 // Out of file descriptors or a connection reset before
                 // accept: keep serving the connections we have.
                 tracing::warn!(error = %err, "accept failed");
                 monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    drop(listener);
+    let deadline = Instant::now() + config.drain_timeout;
+    while connections.active.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if connections.active.get() > 0 {
+        tracing::warn!(
+            open = connections.active.get(),
+            "drain timeout: closing connections with requests in flight"
+        );
+    }
+    Ok(())
+}
+
+/// Once draining, wakes idle keep-alive connections (their pending read
+/// returns end-of-stream) so they close instead of waiting for a request.
+async fn close_idle_when_draining(connections: Rc<Connections>, drain: Arc<Drain>) {
+    loop {
+        monoio::time::sleep(Duration::from_millis(20)).await;
+        if drain.is_draining() {
+            for &fd in connections.idle.borrow().iter() {
+                // SAFETY: the fd belongs to a live connection of this core
+                // (removed from the set before the connection closes).
+                unsafe {
+                    libc::shutdown(fd, libc::SHUT_RD);
+                }
             }
         }
     }
@@ -235,6 +338,8 @@ pub(crate) async fn write_all(stream: &mut TcpStream, data: Vec<u8>) -> (io::Res
 /// connection so a steady connection allocates nothing per request.
 struct Connection {
     stream: OwnedStream,
+    drain: Arc<Drain>,
+    connections: Rc<Connections>,
     buf: Vec<u8>,
     decoded: Vec<u8>,
     out: Vec<u8>,
@@ -248,15 +353,25 @@ enum Body {
     Decoded,
 }
 
-async fn serve_connection<H: Handler>(stream: TcpStream, config: Rc<ServerConfig>, handler: Rc<H>) {
+async fn serve_connection<H: Handler>(
+    stream: TcpStream,
+    config: Rc<ServerConfig>,
+    handler: Rc<H>,
+    drain: Arc<Drain>,
+    active: ActiveGuard,
+) {
     let mut conn = Connection {
         stream: OwnedStream(stream),
+        drain,
+        connections: active.0.clone(),
         buf: Vec::with_capacity(READ_CHUNK),
         decoded: Vec::new(),
         out: Vec::with_capacity(1024),
         spans: Vec::with_capacity(16),
     };
     while let Some(()) = conn.serve_one(&config, &*handler).await {}
+    drop(conn);
+    drop(active);
 }
 
 impl Connection {
@@ -266,7 +381,9 @@ impl Connection {
         let (body, consumed) = match self.read_body(config, &head).await {
             Ok(v) => v,
             Err(Some(reject)) => {
-                self.respond(config, reject, false).await;
+                if self.respond(config, reject, false).await {
+                    self.linger().await;
+                }
                 return None;
             }
             Err(None) => return None,
@@ -283,7 +400,7 @@ impl Connection {
             body_bytes,
         );
         let mut response = handler.handle(req).await;
-        response.close |= head.close;
+        response.close |= head.close || self.drain.is_draining();
         let close = response.close;
         if !self
             .respond(config, response, head.method == Method::Head)
@@ -305,7 +422,9 @@ impl Connection {
                 match parse_head(&self.buf, &mut self.spans) {
                     Parsed::Complete(head) => return Some(head),
                     Parsed::Reject(r) => {
-                        self.respond(config, r, false).await;
+                        if self.respond(config, r, false).await {
+                            self.linger().await;
+                        }
                         return None;
                     }
                     Parsed::Partial if self.buf.len() > MAX_HEAD_BYTES => {
@@ -318,11 +437,19 @@ impl Connection {
             }
             let read = match deadline {
                 None => {
-                    timeout(
+                    if self.drain.is_draining() {
+                        return None;
+                    }
+                    // Idle between requests: a drain may wake this read.
+                    let fd = self.stream.0.as_raw_fd();
+                    self.connections.idle.borrow_mut().insert(fd);
+                    let read = timeout(
                         config.keepalive_timeout,
                         read_into(&mut self.stream.0, &mut self.buf),
                     )
-                    .await
+                    .await;
+                    self.connections.idle.borrow_mut().remove(&fd);
+                    read
                 }
                 Some(d) => timeout_at(d, read_into(&mut self.stream.0, &mut self.buf)).await,
             };
@@ -417,6 +544,28 @@ impl Connection {
         }
     }
 
+    /// After an error answer sent before the request was fully read: stop
+    /// writing, then read and discard what the client is still sending for a
+    /// moment. Closing with unread input would reset the connection, and the
+    /// client could lose the error answer it has not read yet.
+    async fn linger(&mut self) {
+        const LINGER: Duration = Duration::from_millis(500);
+        const MAX_DISCARD: usize = 4 << 20;
+        // SAFETY: shutdown of the write side of a socket this connection owns.
+        unsafe {
+            libc::shutdown(self.stream.0.as_raw_fd(), libc::SHUT_WR);
+        }
+        let deadline = Instant::now() + LINGER;
+        let mut discarded = 0;
+        while discarded < MAX_DISCARD {
+            self.buf.clear();
+            match timeout_at(deadline, read_into(&mut self.stream.0, &mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => discarded += n,
+                _ => break,
+            }
+        }
+    }
+
     /// Serialises and writes a response. Returns false if the write failed.
     async fn respond(
         &mut self,
@@ -470,7 +619,6 @@ pub(crate) struct OwnedStream(pub(crate) TcpStream);
 
 impl Drop for OwnedStream {
     fn drop(&mut self) {
-        use std::os::fd::AsRawFd;
         // SAFETY: shutdown on a socket this value owns; errors are irrelevant.
         unsafe {
             libc::shutdown(self.0.as_raw_fd(), libc::SHUT_RDWR);
