@@ -7,6 +7,8 @@
 //! The hash functions here are part of the on-disk contract: changing [`shard_for_key`],
 //! [`node_seed`] or [`hrw_score`] reshuffles every existing index, so tests pin their outputs.
 
+pub mod batch;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -94,7 +96,19 @@ pub struct Topology {
 /// panicking (a validated topology always has `shards >= 1`).
 #[inline]
 pub fn shard_for_key(primary_key: &[u8], shards: u32) -> u32 {
-    match xxh3_64(primary_key).checked_rem(u64::from(shards)) {
+    shard_of_hash(key_hash(primary_key), shards)
+}
+
+/// The hash a document's shard derives from (also used to count distinct keys).
+#[inline]
+pub fn key_hash(primary_key: &[u8]) -> u64 {
+    xxh3_64(primary_key)
+}
+
+/// `hash % shards` (0 when there are no shards).
+#[inline]
+pub fn shard_of_hash(hash: u64, shards: u32) -> u32 {
+    match hash.checked_rem(u64::from(shards)) {
         // The remainder is < shards <= u32::MAX, so the cast is lossless.
         Some(s) => s as u32,
         None => 0,
