@@ -3,52 +3,73 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use miroir_io::{Handler, Method, Request, Response, UpstreamPool, UpstreamRequest};
+use miroir_io::{Handler, Method, Request, Response, UpstreamPool};
 
 use crate::admin;
 use crate::auth::{self, ClientAuth};
 use crate::cluster::Cluster;
+use crate::metrics::{path_template, NodeOperation, Registry, ThreadMetrics, PATH_TEMPLATES};
+use crate::nodes::NodeRequest;
 
-/// Per-core request handler. Owns this core's upstream pool.
+/// What one request did, for its log line.
+#[derive(Default)]
+pub(crate) struct RequestTrace {
+    /// Node requests sent.
+    pub(crate) fan_out: Cell<u32>,
+    /// Answered without some shard or group.
+    pub(crate) degraded: Cell<bool>,
+}
+
+/// Per-core request handler. Owns this core's upstream pool and metrics.
 pub struct Api {
-    cluster: Arc<Cluster>,
-    pool: UpstreamPool,
+    pub(crate) cluster: Arc<Cluster>,
+    registry: Arc<Registry>,
+    pub(crate) metrics: Arc<ThreadMetrics>,
+    pub(crate) pool: UpstreamPool,
     /// `Authorization` value Miroir presents to nodes for master requests.
-    node_authorization: Option<Vec<u8>>,
-    next_node: Cell<usize>,
-    request_timeout: Duration,
+    pub(crate) node_authorization: Option<Vec<u8>>,
+    pub(crate) next_node: Cell<usize>,
+    pub(crate) request_timeout: Duration,
 }
 
 /// Meilisearch routes that a later Miroir capability will serve; until then
 /// they get a clear error rather than a bare 404.
-const PENDING_PREFIXES: &[&str] = &[
-    "/indexes",
-    "/tasks",
-    "/batches",
-    "/keys",
-    "/multi-search",
-    "/stats",
-    "/swap-indexes",
-    "/dumps",
-    "/snapshots",
-    "/experimental-features",
-    "/network",
-    "/webhooks",
-    "/chats",
-    "/export",
-    "/metrics",
-    "/logs",
+const PENDING: &[&str] = &[
+    "search",
+    "facet-search",
+    "similar",
+    "multi-search",
+    "swap-indexes",
+    "batches",
+    "dumps",
+    "snapshots",
+    "experimental-features",
+    "network",
+    "webhooks",
+    "chats",
+    "export",
+    "metrics",
+    "logs",
+    "cancel",
+    "fetch",
 ];
 
 impl Api {
-    pub fn new(cluster: Arc<Cluster>, pool: UpstreamPool) -> Api {
+    pub fn new(
+        cluster: Arc<Cluster>,
+        pool: UpstreamPool,
+        registry: Arc<Registry>,
+        core: usize,
+    ) -> Api {
         let key = &cluster.config.auth.node_master_key;
         let node_authorization = (!key.is_empty()).then(|| format!("Bearer {key}").into_bytes());
         let request_timeout = Duration::from_millis(cluster.config.upstream.request_timeout_ms);
         Api {
             cluster,
+            metrics: registry.thread(core),
+            registry,
             pool,
             node_authorization,
             next_node: Cell::new(0),
@@ -56,59 +77,118 @@ impl Api {
         }
     }
 
-    async fn client_route(&self, req: &Request<'_>) -> Response {
+    async fn route(&self, req: &Request<'_>, trace: &RequestTrace) -> Response {
+        let path = req.path();
+        if path == "/health" {
+            // Miroir's own liveness, open like Meilisearch's.
+            return match req.method {
+                Method::Get => Response::json(200, br#"{"status":"available"}"#.to_vec()),
+                _ => method_not_allowed("GET"),
+            };
+        }
+        if let Some(route) = path.strip_prefix("/_miroir/") {
+            return self.admin_route(req, route);
+        }
+        self.client_route(req, trace).await
+    }
+
+    async fn client_route(&self, req: &Request<'_>, trace: &RequestTrace) -> Response {
         let auth = match auth::client(req, &self.cluster.config.auth.master_key) {
             Ok(a) => a,
             Err(resp) => return resp,
         };
-        let path = req.path();
-        match path {
-            "/version" => match req.method {
-                Method::Get => self.forward_to_any_node(req, &auth).await,
-                _ => method_not_allowed("GET"),
-            },
-            _ if PENDING_PREFIXES.iter().any(|p| {
-                path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
-            }) =>
-            {
-                Response::error(
-                    501,
-                    "miroir_not_supported",
-                    "invalid_request",
-                    &format!(
-                        "`{} {path}` is not served through this Miroir version yet.",
-                        req.method.as_str()
-                    ),
-                )
+        let path = req.path().trim_end_matches('/');
+        let mut segments = [""; 5];
+        let mut count = 0;
+        for part in path.split('/').skip(1) {
+            if count == segments.len() {
+                return Response::new(404);
             }
+            segments[count] = part;
+            count += 1;
+        }
+        let a = &auth;
+        use Method::*;
+        match (req.method, &segments[..count]) {
+            (Get, ["version"]) => self.forward_to_any_node(req, a, trace).await,
+            (Get, ["tasks"]) => self.list_tasks(req, a).await,
+            (Get, ["tasks", uid]) => self.get_task(req, a, uid).await,
+            (Get, ["indexes"]) => self.list_indexes(req, a).await,
+            (Post, ["indexes"]) => self.create_index(req, a, trace).await,
+            (Get, ["indexes", uid]) => self.get_index(req, a, uid).await,
+            (Patch, ["indexes", uid]) => self.update_index(req, a, uid, trace).await,
+            (Delete, ["indexes", uid]) => self.delete_index(req, a, uid, trace).await,
+            (Post | Put, ["indexes", uid, "documents"]) => {
+                self.add_documents(req, a, uid, trace).await
+            }
+            (Delete, ["indexes", uid, "documents"]) => {
+                self.delete_all_documents(req, a, uid, trace).await
+            }
+            (Post, ["indexes", uid, "documents", "delete-batch"]) => {
+                self.delete_batch(req, a, uid, trace).await
+            }
+            (Post, ["indexes", uid, "documents", "delete"]) => {
+                self.delete_by_filter(req, a, uid, trace).await
+            }
+            (Get, ["indexes", uid, "documents"])
+            | (Post, ["indexes", uid, "documents", "fetch"]) => {
+                self.browse_documents(req, a, uid, trace).await
+            }
+            (Get, ["indexes", _, "documents", "fetch"]) => {
+                Response::new(405).with_header("allow", "POST".into())
+            }
+            (Get, ["indexes", uid, "documents", id]) => {
+                self.get_document(req, a, uid, id, trace).await
+            }
+            (Delete, ["indexes", uid, "documents", id]) => {
+                self.delete_document(req, a, uid, id, trace).await
+            }
+            (Get | Patch | Delete, ["indexes", uid, "settings"]) => {
+                self.settings(req, a, uid, None, trace).await
+            }
+            (Get | Put | Patch | Delete, ["indexes", uid, "settings", name]) => {
+                self.settings(req, a, uid, Some(name), trace).await
+            }
+            (Get, ["indexes", uid, "stats"]) => self.index_stats(req, a, uid, trace).await,
+            (Get, ["stats"]) => self.global_stats(req, a, trace).await,
+            (_, ["keys"]) => self.keys(req, a, None, trace).await,
+            (_, ["keys", key]) => self.keys(req, a, Some(key), trace).await,
+            (_, ["version"] | ["tasks"] | ["tasks", _] | ["stats"] | ["indexes", _, "stats"]) => {
+                method_not_allowed("GET")
+            }
+            (_, ["indexes"]) => method_not_allowed("GET, POST"),
+            (_, ["indexes", _]) => method_not_allowed("GET, PATCH, DELETE"),
+            (_, segments) if segments.iter().any(|s| PENDING.contains(s)) => Response::error(
+                501,
+                "miroir_not_supported",
+                "invalid_request",
+                &format!(
+                    "`{} {path}` is not served through this Miroir version yet.",
+                    req.method.as_str()
+                ),
+            ),
             _ => Response::new(404),
         }
     }
 
     /// Sends the request to one healthy node (round-robin), trying the next
     /// healthy node if that one fails, and passes its answer through.
-    async fn forward_to_any_node(&self, req: &Request<'_>, auth: &ClientAuth<'_>) -> Response {
-        let forwarded;
-        let headers: &[(&str, &[u8])] = match (auth, &self.node_authorization) {
-            (ClientAuth::Master, Some(value)) => {
-                forwarded = [("authorization", value.as_slice())];
-                &forwarded
-            }
-            (ClientAuth::Master, None) => &[],
-            (ClientAuth::Forward(token), _) => {
-                forwarded = [(
-                    "authorization",
-                    req.header("authorization").unwrap_or(token),
-                )];
-                &forwarded
-            }
-        };
-        let upstream = UpstreamRequest {
+    pub(crate) async fn forward_to_any_node(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        trace: &RequestTrace,
+    ) -> Response {
+        let content_type = req
+            .header("content-type")
+            .and_then(|v| std::str::from_utf8(v).ok());
+        let request = NodeRequest {
             method: req.method,
             target: req.target(),
-            headers,
+            content_type,
             body: req.body,
         };
+        let authorization = self.node_authorization(req, auth);
         let routing = self.cluster.routing.load();
         let node_count = self.cluster.node_addrs.len();
         let start = self.next_node.get();
@@ -119,7 +199,11 @@ impl Api {
             .filter(|&n| routing.is_healthy(n as u16))
             .take(2);
         for node in healthy {
-            match self.pool.send(node, &upstream, self.request_timeout).await {
+            trace.fan_out.set(trace.fan_out.get() + 1);
+            match self
+                .send_node(node, NodeOperation::Forward, &request, authorization)
+                .await
+            {
                 Ok(resp) => {
                     let mut out = Response::new(resp.status);
                     out.content_type = resp.content_type.as_deref().map(|_| miroir_io::http::JSON);
@@ -143,36 +227,80 @@ impl Api {
         if let Err(resp) = auth::admin(req, self.cluster.config.effective_admin_key()) {
             return resp;
         }
-        let handler: fn(&Cluster) -> Response = match route {
-            "ready" => admin::ready,
-            "topology" => admin::topology,
-            "shards" => admin::shards,
-            _ => return Response::new(404),
-        };
+        if !matches!(route, "ready" | "topology" | "shards" | "metrics") {
+            return Response::new(404);
+        }
         if req.method != Method::Get {
             return method_not_allowed("GET");
         }
-        handler(&self.cluster)
+        match route {
+            "ready" => admin::ready(&self.cluster),
+            "topology" => admin::topology(&self.cluster),
+            "shards" => admin::shards(&self.cluster),
+            _ => metrics_response(&self.registry, &self.cluster),
+        }
     }
 }
 
-fn method_not_allowed(allow: &'static str) -> Response {
+/// Prometheus text exposition of every thread's metrics.
+pub fn metrics_response(registry: &Registry, cluster: &Cluster) -> Response {
+    let mut r = Response::new(200);
+    r.content_type = Some("text/plain; version=0.0.4; charset=utf-8");
+    r.body = registry.render(cluster).into_bytes();
+    r
+}
+
+/// The client's `X-Request-Id` when it is sane, else a new UUIDv7.
+fn request_id(req: &Request<'_>) -> String {
+    req.header("x-request-id")
+        .filter(|v| (1..=128).contains(&v.len()) && v.iter().all(|b| b.is_ascii_graphic()))
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
     Response::new(405).with_header("allow", allow.to_string())
 }
 
 impl Handler for Api {
     async fn handle(&self, req: Request<'_>) -> Response {
-        let path = req.path();
-        if path == "/health" {
-            // Miroir's own liveness, open like Meilisearch's.
-            return match req.method {
-                Method::Get => Response::json(200, br#"{"status":"available"}"#.to_vec()),
-                _ => method_not_allowed("GET"),
-            };
+        let started = Instant::now();
+        self.metrics.request_started();
+        let request_id = request_id(&req);
+        let trace = RequestTrace::default();
+        let mut response = self.route(&req, &trace).await;
+        let took = started.elapsed();
+        let template = path_template(req.path());
+        self.metrics
+            .request_finished(req.method, template, response.status, took);
+        tracing::info!(
+            target: "miroir::request",
+            request_id = %request_id,
+            method = req.method.as_str(),
+            path_template = PATH_TEMPLATES[template],
+            status = response.status,
+            duration_ms = took.as_secs_f64() * 1000.0,
+            fan_out = trace.fan_out.get(),
+            degraded = trace.degraded.get(),
+            "request"
+        );
+        response.headers.push(("x-request-id", request_id));
+        response
+    }
+}
+
+/// The `server.metrics_listen` endpoint: `GET /metrics`, nothing else.
+pub struct MetricsEndpoint {
+    pub cluster: Arc<Cluster>,
+    pub registry: Arc<Registry>,
+}
+
+impl Handler for MetricsEndpoint {
+    async fn handle(&self, req: Request<'_>) -> Response {
+        match (req.method, req.path()) {
+            (Method::Get, "/metrics") => metrics_response(&self.registry, &self.cluster),
+            (_, "/metrics") => method_not_allowed("GET"),
+            _ => Response::new(404),
         }
-        if let Some(route) = path.strip_prefix("/_miroir/") {
-            return self.admin_route(&req, route);
-        }
-        self.client_route(&req).await
     }
 }

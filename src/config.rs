@@ -49,6 +49,8 @@ pub struct ServerSection {
     pub header_timeout_ms: u64,
     pub body_timeout_ms: u64,
     pub keepalive_timeout_ms: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    pub shutdown_drain_ms: u64,
 }
 
 impl Default for ServerSection {
@@ -62,6 +64,7 @@ impl Default for ServerSection {
             header_timeout_ms: 10_000,
             body_timeout_ms: 60_000,
             keepalive_timeout_ms: 60_000,
+            shutdown_drain_ms: 10_000,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use miroir_io::{ClientConfig, IoDriver, Method, UpstreamPool, UpstreamRequest};
 
 use crate::cluster::{Cluster, NodeHealth};
+use crate::metrics::{NodeOperation, ThreadMetrics};
 
 /// Consecutive results that drive a node's healthy flag.
 #[derive(Clone, Debug, Default)]
@@ -65,19 +66,20 @@ fn now_ms() -> u64 {
 /// Starts the checker thread; it runs for the life of the process.
 pub fn spawn(
     cluster: Arc<Cluster>,
+    metrics: Arc<ThreadMetrics>,
     driver: IoDriver,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("miroir-health".into())
         .spawn(move || {
-            if let Err(err) = miroir_io::runtime::block_on(driver, "miroir-health", || run(cluster))
-            {
+            let checks = || run(cluster, metrics);
+            if let Err(err) = miroir_io::runtime::block_on(driver, "miroir-health", checks) {
                 tracing::error!(error = %err, "health checker could not start a runtime");
             }
         })
 }
 
-async fn run(cluster: Arc<Cluster>) {
+async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
     let cfg = &cluster.config;
     let interval = Duration::from_millis(cfg.health.interval_ms);
     let timeout = Duration::from_millis(cfg.health.timeout_ms);
@@ -93,7 +95,7 @@ async fn run(cluster: Arc<Cluster>) {
     loop {
         let round_start = monoio::time::Instant::now();
         let checks: Vec<_> = (0..trackers.len())
-            .map(|node| monoio::spawn(check(pool.clone(), node, timeout)))
+            .map(|node| monoio::spawn(check(pool.clone(), metrics.clone(), node, timeout)))
             .collect();
         let mut flipped = false;
         for (node, handle) in checks.into_iter().enumerate() {
@@ -148,17 +150,33 @@ fn publish(cluster: &Cluster, trackers: &[Tracker], flipped: bool) {
     }
 }
 
-async fn check(pool: Rc<UpstreamPool>, node: usize, timeout: Duration) -> Result<(), String> {
+async fn check(
+    pool: Rc<UpstreamPool>,
+    metrics: Arc<ThreadMetrics>,
+    node: usize,
+    timeout: Duration,
+) -> Result<(), String> {
     let req = UpstreamRequest {
         method: Method::Get,
         target: "/health",
         headers: &[],
         body: &[],
     };
-    match pool.send(node, &req, timeout).await {
+    let started = std::time::Instant::now();
+    let result = pool.send(node, &req, timeout).await;
+    metrics.node_request(node, NodeOperation::Health, started.elapsed());
+    match result {
         Ok(resp) if resp.status == 200 => Ok(()),
-        Ok(resp) => Err(format!("GET /health answered HTTP {}", resp.status)),
-        Err(err) => Err(format!("GET /health failed: {err}")),
+        Ok(resp) => {
+            if resp.status >= 500 {
+                metrics.node_error(node, "http_5xx");
+            }
+            Err(format!("GET /health answered HTTP {}", resp.status))
+        }
+        Err(err) => {
+            metrics.node_error(node, err.kind());
+            Err(format!("GET /health failed: {err}"))
+        }
     }
 }
 

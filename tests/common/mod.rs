@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use miroir_test_nodes::http;
+#[allow(unused_imports)]
 pub use miroir_test_nodes::{http::Response, start_nodes, Fault, Node};
 
 /// Master key the nodes run with (real Meilisearch wants ≥ 16 bytes).
@@ -41,8 +42,9 @@ pub const FAST_HEALTH: &str =
     "[health]\ninterval_ms = 100\ntimeout_ms = 100\nunhealthy_threshold = 2\nrecovery_threshold = 2\n";
 
 pub struct Miroir {
-    child: Child,
+    pub child: Child,
     pub addr: String,
+    pub metrics_addr: String,
     dir: PathBuf,
 }
 
@@ -51,8 +53,19 @@ impl Miroir {
     /// config (`[auth]`, `[cluster]`, `[[nodes]]`, ...), and waits until it
     /// answers `/health`.
     pub fn start(server: &str, rest: &str) -> Miroir {
+        Miroir::start_inner(server, rest, None)
+    }
+
+    /// Like `start`, with the redb store at `store` (kept after drop), so a
+    /// second Miroir can reopen it.
+    pub fn start_with_store(server: &str, rest: &str, store: &std::path::Path) -> Miroir {
+        Miroir::start_inner(server, rest, Some(store))
+    }
+
+    fn start_inner(server: &str, rest: &str, store: Option<&std::path::Path>) -> Miroir {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
+        let metrics_addr = format!("127.0.0.1:{}", free_port());
         let dir = std::env::temp_dir().join(format!("miroir-it-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         // Two request cores unless the scenario picks its own count.
@@ -62,8 +75,8 @@ impl Miroir {
             "cores = 2\n"
         };
         let config = format!(
-            "[server]\nlisten = \"{addr}\"\n{cores}{server}\n[store]\npath = \"{}\"\n{rest}",
-            dir.join("miroir.redb").display()
+            "[server]\nlisten = \"{addr}\"\nmetrics_listen = \"{metrics_addr}\"\n{cores}{server}\n[store]\npath = \"{}\"\n{rest}",
+            store.map_or_else(|| dir.join("miroir.redb"), |s| s.to_path_buf()).display()
         );
         let config_path = dir.join("miroir.toml");
         std::fs::write(&config_path, &config).expect("write config");
@@ -71,7 +84,10 @@ impl Miroir {
         let child = Command::new(env!("CARGO_BIN_EXE_miroir"))
             .args(["serve", "--config"])
             .arg(&config_path)
-            .env("MIROIR_LOG", "debug")
+            .env(
+                "MIROIR_LOG",
+                std::env::var("MIROIR_TEST_LOG").unwrap_or_else(|_| "debug".into()),
+            )
             .env_remove("MIROIR_MASTER_KEY")
             .env_remove("MIROIR_NODE_MASTER_KEY")
             .env_remove("MIROIR_ADMIN_API_KEY")
@@ -79,7 +95,12 @@ impl Miroir {
             .stderr(log)
             .spawn()
             .expect("spawn miroir");
-        let mut miroir = Miroir { child, addr, dir };
+        let mut miroir = Miroir {
+            child,
+            addr,
+            metrics_addr,
+            dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(r) = http::get(&miroir.addr, "/health", &[]) {

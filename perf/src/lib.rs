@@ -1,0 +1,102 @@
+//! Shared pieces of the perf harness: starting a Miroir process against
+//! given nodes, and timing a bounded load.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use miroir_test_nodes::http;
+
+pub const NODE_KEY: &str = "perf-node-master-key-0123";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The release `miroir` binary: `$MIROIR_BIN`, else `target/release/miroir`.
+pub fn miroir_bin() -> PathBuf {
+    std::env::var_os("MIROIR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/release/miroir"
+            ))
+        })
+}
+
+/// A Miroir process on loopback, killed on drop.
+pub struct MiroirProcess {
+    child: Child,
+    pub addr: String,
+    dir: PathBuf,
+}
+
+impl MiroirProcess {
+    /// `nodes` are node URLs, all in group 0.
+    pub fn start(nodes: &[String], shards: u32, cores: usize) -> MiroirProcess {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let dir = std::env::temp_dir().join(format!("miroir-perf-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut config = format!(
+            "[server]\nlisten = \"{addr}\"\nmetrics_listen = \"127.0.0.1:{}\"\ncores = {cores}\n[auth]\nnode_master_key = \"{NODE_KEY}\"\n[cluster]\nshards = {shards}\n[store]\npath = \"{}\"\n[log]\nlevel = \"warn\"\n",
+            free_port(),
+            dir.join("miroir.redb").display()
+        );
+        for (i, url) in nodes.iter().enumerate() {
+            config.push_str(&format!(
+                "[[nodes]]\nid = \"node-{i}\"\naddress = \"{url}\"\n"
+            ));
+        }
+        let path = dir.join("miroir.toml");
+        std::fs::write(&path, config).expect("config");
+        let bin = miroir_bin();
+        let child = Command::new(&bin)
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e} (build it: cargo build --release)",
+                    bin.display()
+                )
+            });
+        let process = MiroirProcess { child, addr, dir };
+        let ready = wait_until(Duration::from_secs(10), || {
+            http::get(&process.addr, "/_miroir/ready", &[]).is_ok_and(|r| r.status == 200)
+        });
+        assert!(ready, "miroir never became ready");
+        process
+    }
+}
+
+impl Drop for MiroirProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}

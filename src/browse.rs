@@ -1,0 +1,315 @@
+//! Document browsing (`GET /indexes/{uid}/documents`, `POST .../fetch`):
+//! one group's covering set is asked for `offset + limit` documents each,
+//! and the lists are merged in one deterministic global order — by the
+//! client's `sort` when given, then by primary key.
+
+use std::cmp::Ordering;
+
+use futures_util::future::join_all;
+use miroir_io::{Method, Request, Response};
+use miroir_router::batch::{RESERVED_PREFIX, SHARD_FIELD};
+use serde_json::{json, Map, Value};
+
+use crate::api::{Api, RequestTrace};
+use crate::auth::ClientAuth;
+use crate::metrics::NodeOperation;
+use crate::nodes::NodeRequest;
+use crate::query;
+use crate::routes::{index_not_found, json_response};
+
+/// The fetch body equivalent of a `GET .../documents` query string.
+fn fetch_body_from_query(query_string: &str) -> Result<Map<String, Value>, Response> {
+    let mut body = Map::new();
+    for (key, value) in query::pairs(query_string) {
+        match key.as_str() {
+            "offset" | "limit" => {
+                let n: u64 = value.parse().map_err(|_| {
+                    Response::error(400, &format!("invalid_document_{key}"), "invalid_request", &format!("Invalid value in parameter `{key}`: could not parse `{value}` as a positive integer"))
+                })?;
+                body.insert(key, Value::from(n));
+            }
+            "fields" => {
+                body.insert(
+                    key,
+                    Value::from(
+                        value
+                            .split(',')
+                            .map(|f| Value::from(f.trim()))
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+            }
+            "filter" => {
+                body.insert(key, Value::from(value));
+            }
+            "retrieveVectors" => {
+                body.insert(key, Value::from(value == "true"));
+            }
+            "ids" => {
+                body.insert(
+                    key,
+                    Value::from(
+                        value
+                            .split(',')
+                            .map(|f| Value::from(f.trim()))
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+            }
+            "sort" => {
+                body.insert(
+                    key,
+                    Value::from(
+                        value
+                            .split(',')
+                            .map(|f| Value::from(f.trim()))
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(body)
+}
+
+/// Compares two field values the way Meilisearch sorts: numbers first, then
+/// strings (case-insensitive), then anything else / missing.
+fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    fn rank(v: Option<&Value>) -> u8 {
+        match v {
+            Some(Value::Number(_)) => 0,
+            Some(Value::String(_)) => 1,
+            _ => 2,
+        }
+    }
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .partial_cmp(&y.as_f64().unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
+        (Some(Value::String(x)), Some(Value::String(y))) => x
+            .to_lowercase()
+            .cmp(&y.to_lowercase())
+            .then_with(|| x.cmp(y)),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+impl Api {
+    pub(crate) async fn browse_documents(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        uid: &str,
+        trace: &RequestTrace,
+    ) -> Response {
+        let Some(meta) = self.cluster.indexes.get(uid) else {
+            return index_not_found(uid);
+        };
+        let body = if req.method == Method::Get {
+            match fetch_body_from_query(req.query()) {
+                Ok(b) => b,
+                Err(r) => return r,
+            }
+        } else {
+            match serde_json::from_slice::<Value>(if req.body.is_empty() {
+                b"{}"
+            } else {
+                req.body
+            }) {
+                Ok(Value::Object(map)) => map,
+                Ok(_) => {
+                    return Response::error(
+                        400,
+                        "bad_request",
+                        "invalid_request",
+                        "The body must be a JSON object.",
+                    )
+                }
+                Err(e) => {
+                    return Response::error(
+                        400,
+                        "malformed_payload",
+                        "invalid_request",
+                        &format!("The json payload provided is malformed. `{e}`."),
+                    )
+                }
+            }
+        };
+        let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(20) as usize;
+        let sort: Vec<(String, bool)> = body
+            .get("sort")
+            .and_then(Value::as_array)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|r| match r.rsplit_once(':') {
+                        Some((field, "desc")) => (field.to_string(), true),
+                        Some((field, _)) => (field.to_string(), false),
+                        None => (r.to_string(), false),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let primary_key = meta.primary_key.clone().unwrap_or_default();
+        // Fields the merge compares must come back; the client's list decides
+        // what is returned.
+        let client_fields: Option<Vec<String>> =
+            body.get("fields").and_then(Value::as_array).map(|f| {
+                f.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            });
+        let routing = self.cluster.routing.load();
+        let group_count = routing.group_count();
+        if group_count == 0 {
+            return Response::error(
+                503,
+                "miroir_shard_unavailable",
+                "system",
+                "No replica group is configured.",
+            );
+        }
+        let rotation = self.next_node.get() as u64;
+        self.next_node.set(self.next_node.get().wrapping_add(1));
+        let group = (rotation as usize) % group_count;
+        let covering = routing.covering_set(group, rotation);
+        if !covering.uncovered.is_empty() {
+            let shards = covering
+                .uncovered
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Response::error(
+                503,
+                "miroir_shard_unavailable",
+                "system",
+                &format!("Shards {shards} have no healthy replica in group {group}."),
+            );
+        }
+        let needs_shard_filter = routing.topology().replication_factor > 1;
+        let node_bodies: Vec<(usize, Vec<u8>)> = covering
+            .per_node
+            .iter()
+            .map(|(node, shards)| {
+                let mut nb = body.clone();
+                nb.insert("offset".into(), Value::from(0));
+                nb.insert("limit".into(), Value::from(offset + limit));
+                if let Some(fields) = &client_fields {
+                    let mut wanted: Vec<Value> =
+                        fields.iter().map(|f| Value::from(f.as_str())).collect();
+                    for extra in sort
+                        .iter()
+                        .map(|(f, _)| f.as_str())
+                        .chain(std::iter::once(primary_key.as_str()))
+                    {
+                        if !fields.iter().any(|f| f == extra || f == "*") {
+                            wanted.push(Value::from(extra));
+                        }
+                    }
+                    nb.insert("fields".into(), Value::from(wanted));
+                }
+                if needs_shard_filter {
+                    let shard_filter = format!(
+                        "{SHARD_FIELD} IN [{}]",
+                        shards
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    let combined = match nb.remove("filter") {
+                        None | Some(Value::Null) => Value::from(shard_filter),
+                        Some(Value::Array(mut parts)) => {
+                            parts.push(Value::from(shard_filter));
+                            Value::Array(parts)
+                        }
+                        Some(other) => Value::from(vec![other, Value::from(shard_filter)]),
+                    };
+                    nb.insert("filter".into(), combined);
+                }
+                (
+                    *node as usize,
+                    serde_json::to_vec(&Value::Object(nb)).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let target = format!("/indexes/{uid}/documents/fetch");
+        let authorization = self.node_authorization(req, auth);
+        trace
+            .fan_out
+            .set(trace.fan_out.get() + node_bodies.len() as u32);
+        self.metrics.scatter(node_bodies.len(), false, 0, 0);
+        let results = join_all(node_bodies.iter().map(|(node, nb)| {
+            let request = NodeRequest {
+                method: Method::Post,
+                target: &target,
+                content_type: Some("application/json"),
+                body: nb,
+            };
+            async move {
+                self.send_node(*node, NodeOperation::Read, &request, authorization)
+                    .await
+            }
+        }))
+        .await;
+        let mut documents: Vec<Value> = Vec::new();
+        let mut total = 0u64;
+        for result in results {
+            match result {
+                Ok(resp) if resp.status == 200 => {
+                    let page: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+                    total += page["total"].as_u64().unwrap_or(0);
+                    if let Some(Value::Array(results)) = page.get("results").cloned() {
+                        documents.extend(results);
+                    }
+                }
+                Ok(resp) => return Response::json(resp.status, resp.body),
+                Err(err) => {
+                    return Response::error(
+                        503,
+                        "miroir_shard_unavailable",
+                        "system",
+                        &format!("A node failed while browsing documents: {err}."),
+                    )
+                }
+            }
+        }
+        documents.sort_by(|a, b| {
+            for (field, desc) in &sort {
+                let ord = compare_values(a.get(field), b.get(field));
+                let ord = if *desc { ord.reverse() } else { ord };
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            compare_values(a.get(&primary_key), b.get(&primary_key))
+        });
+        let page: Vec<Value> = documents
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|mut doc| {
+                if let Value::Object(map) = &mut doc {
+                    map.retain(|k, _| {
+                        !k.starts_with(RESERVED_PREFIX)
+                            && client_fields
+                                .as_ref()
+                                .is_none_or(|f| f.iter().any(|x| x == k || x == "*"))
+                    });
+                }
+                doc
+            })
+            .collect();
+        json_response(
+            200,
+            &json!({"results": page, "offset": offset, "limit": limit, "total": total}),
+        )
+    }
+}

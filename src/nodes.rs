@@ -1,0 +1,128 @@
+//! Sending requests to nodes: one, or many concurrently, with the right
+//! credentials, timed and counted in the node metrics.
+
+use std::time::Instant;
+
+use futures_util::future::join_all;
+use miroir_io::{Method, Request, UpstreamError, UpstreamRequest, UpstreamResponse};
+
+use crate::api::Api;
+use crate::auth::ClientAuth;
+use crate::metrics::NodeOperation;
+
+/// A request to send to a node.
+pub struct NodeRequest<'a> {
+    pub method: Method,
+    pub target: &'a str,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+pub type NodeResult = Result<UpstreamResponse, UpstreamError>;
+
+impl Api {
+    /// The `Authorization` value for nodes: the node master key for master
+    /// requests, the client's own header for API keys and tenant tokens.
+    pub(crate) fn node_authorization<'a>(
+        &'a self,
+        req: &Request<'a>,
+        auth: &ClientAuth<'a>,
+    ) -> Option<&'a [u8]> {
+        match auth {
+            ClientAuth::Master => self.node_authorization.as_deref(),
+            ClientAuth::Forward(token) => Some(req.header("authorization").unwrap_or(token)),
+        }
+    }
+
+    pub(crate) async fn send_node(
+        &self,
+        node: usize,
+        operation: NodeOperation,
+        request: &NodeRequest<'_>,
+        authorization: Option<&[u8]>,
+    ) -> NodeResult {
+        let mut headers: [(&str, &[u8]); 2] = [("", b""), ("", b"")];
+        let mut count = 0;
+        if let Some(value) = authorization {
+            headers[count] = ("authorization", value);
+            count += 1;
+        }
+        if let Some(ct) = request.content_type {
+            headers[count] = ("content-type", ct.as_bytes());
+            count += 1;
+        }
+        let upstream = UpstreamRequest {
+            method: request.method,
+            target: request.target,
+            headers: &headers[..count],
+            body: request.body,
+        };
+        let started = Instant::now();
+        let result = self.pool.send(node, &upstream, self.request_timeout).await;
+        self.metrics
+            .node_request(node, operation, started.elapsed());
+        match &result {
+            Ok(resp) if resp.status >= 500 => self.metrics.node_error(node, "http_5xx"),
+            Ok(_) => {}
+            Err(err) => self.metrics.node_error(node, err.kind()),
+        }
+        result
+    }
+
+    /// Sends every `(node, request)` concurrently; results in input order.
+    pub(crate) async fn send_nodes(
+        &self,
+        requests: &[(usize, NodeRequest<'_>)],
+        operation: NodeOperation,
+        authorization: Option<&[u8]>,
+    ) -> Vec<NodeResult> {
+        join_all(
+            requests
+                .iter()
+                .map(|(node, request)| self.send_node(*node, operation, request, authorization)),
+        )
+        .await
+    }
+}
+
+/// The node's `taskUid` from a 202 summarized task.
+pub fn task_uid(resp: &UpstreamResponse) -> Option<u64> {
+    if resp.status != 202 {
+        return None;
+    }
+    sonic_rs::get(resp.body.as_slice(), ["taskUid"])
+        .ok()
+        .and_then(|v| {
+            use sonic_rs::JsonValueTrait;
+            v.as_u64()
+        })
+}
+
+/// A node's error body as a JSON value (Meilisearch-shaped when the node
+/// answered), or a Miroir-shaped one for transport failures.
+pub fn node_error_value(node_id: &str, result: &NodeResult) -> serde_json::Value {
+    match result {
+        Ok(resp) => serde_json::from_slice(&resp.body).unwrap_or_else(|_| {
+            miroir_error_value(
+                "miroir_node_error",
+                &format!(
+                    "Node `{node_id}` answered HTTP {} with a body that is not JSON.",
+                    resp.status
+                ),
+            )
+        }),
+        Err(err) => miroir_error_value(
+            "miroir_node_unavailable",
+            &format!("Node `{node_id}` could not be reached: {err}."),
+        ),
+    }
+}
+
+pub fn miroir_error_value(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({
+        "message": message,
+        "code": code,
+        "type": "system",
+        "link": format!("https://docs.meilisearch.com/errors#{code}"),
+    })
+}

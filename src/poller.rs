@@ -1,0 +1,193 @@
+//! Task-status poller: a background thread that asks nodes, in batches,
+//! about the node tasks of unfinished Miroir tasks, so request cores never
+//! poll. Polls fast while tasks change and backs off while they do not.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use miroir_io::{ClientConfig, IoDriver, Method, UpstreamPool, UpstreamRequest};
+use serde_json::Value;
+
+use crate::cluster::Cluster;
+use crate::metrics::{NodeOperation, ThreadMetrics};
+use crate::tasks::{now_ns, Status};
+
+const FASTEST: Duration = Duration::from_millis(20);
+const SLOWEST: Duration = Duration::from_millis(1000);
+/// Node task uids asked for per request.
+const UIDS_PER_REQUEST: usize = 200;
+
+pub fn spawn(
+    cluster: Arc<Cluster>,
+    metrics: Arc<ThreadMetrics>,
+    driver: IoDriver,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("miroir-tasks".into())
+        .spawn(move || {
+            let poll = || run(cluster, metrics);
+            if let Err(err) = miroir_io::runtime::block_on(driver, "miroir-tasks", poll) {
+                tracing::error!(error = %err, "task poller could not start a runtime");
+            }
+        })
+}
+
+/// What one node said about one of its tasks.
+struct NodeTaskState {
+    status: Status,
+    error: Option<Value>,
+    details: Option<Value>,
+}
+
+async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
+    let pool = UpstreamPool::new(
+        &cluster.node_addrs,
+        ClientConfig {
+            connect_timeout: Duration::from_millis(cluster.config.upstream.connect_timeout_ms),
+            max_idle_per_node: 2,
+            max_response_bytes: 64 << 20,
+        },
+    );
+    let authorization = (!cluster.config.auth.node_master_key.is_empty())
+        .then(|| format!("Bearer {}", cluster.config.auth.node_master_key).into_bytes());
+    let node_index: BTreeMap<&str, usize> = cluster
+        .config
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
+    let mut pause = FASTEST;
+    loop {
+        monoio::time::sleep(pause).await;
+        let unfinished = cluster.tasks.unfinished();
+        if unfinished.is_empty() {
+            pause = FASTEST.max(pause);
+            continue;
+        }
+        // node index → node task uids still open
+        let mut wanted: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+        for task in &unfinished {
+            for nt in task.nodes.iter().filter(|nt| !nt.status.is_terminal()) {
+                if let (Some(&node), Some(uid)) = (node_index.get(nt.node.as_str()), nt.task_uid) {
+                    wanted.entry(node).or_default().push(uid);
+                }
+            }
+        }
+        let requests: Vec<(usize, String)> = wanted
+            .iter()
+            .flat_map(|(&node, uids)| {
+                uids.chunks(UIDS_PER_REQUEST).map(move |chunk| {
+                    let uids = chunk
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    (node, format!("/tasks?uids={uids}&limit={}", chunk.len()))
+                })
+            })
+            .collect();
+        let (pool, metrics, auth) = (&pool, &*metrics, authorization.as_deref());
+        let answers = join_all(requests.iter().map(|(node, target)| async move {
+            (*node, poll_node(pool, metrics, *node, target, auth).await)
+        }))
+        .await;
+        let mut states: BTreeMap<(usize, u64), NodeTaskState> = BTreeMap::new();
+        for (node, answer) in answers {
+            for (uid, state) in answer {
+                states.insert((node, uid), state);
+            }
+        }
+        let now = now_ns();
+        let mut changed = false;
+        for task in unfinished {
+            let updated = cluster.tasks.update(task.uid, |t| {
+                let mut nodes_changed = false;
+                for nt in t.nodes.iter_mut() {
+                    let Some(&node) = node_index.get(nt.node.as_str()) else {
+                        continue;
+                    };
+                    let Some(uid) = nt.task_uid else { continue };
+                    if let Some(state) = states.remove(&(node, uid)) {
+                        nodes_changed |= nt.status != state.status;
+                        nt.status = state.status;
+                        nt.error = state.error;
+                        nt.details = state.details;
+                    }
+                }
+                t.aggregate(now) | nodes_changed
+            });
+            if let Some((true, task)) = updated {
+                changed = true;
+                cluster.persist_task_later(&task);
+            }
+        }
+        pause = if changed {
+            FASTEST
+        } else {
+            (pause * 2).min(SLOWEST)
+        };
+    }
+}
+
+/// One `GET /tasks?uids=..` to one node; an empty answer on any failure
+/// (the next round asks again).
+async fn poll_node(
+    pool: &UpstreamPool,
+    metrics: &ThreadMetrics,
+    node: usize,
+    target: &str,
+    authorization: Option<&[u8]>,
+) -> Vec<(u64, NodeTaskState)> {
+    let headers: Vec<(&str, &[u8])> = authorization
+        .map(|a| ("authorization", a))
+        .into_iter()
+        .collect();
+    let request = UpstreamRequest {
+        method: Method::Get,
+        target,
+        headers: &headers,
+        body: &[],
+    };
+    let started = Instant::now();
+    let result = pool.send(node, &request, Duration::from_secs(10)).await;
+    metrics.node_request(node, NodeOperation::TaskPoll, started.elapsed());
+    let resp = match result {
+        Ok(resp) if resp.status == 200 => resp,
+        Ok(resp) => {
+            if resp.status >= 500 {
+                metrics.node_error(node, "http_5xx");
+            }
+            return Vec::new();
+        }
+        Err(err) => {
+            metrics.node_error(node, err.kind());
+            return Vec::new();
+        }
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&resp.body) else {
+        return Vec::new();
+    };
+    body["results"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .filter_map(|t| {
+                    let uid = t["uid"].as_u64()?;
+                    let status = Status::parse(t["status"].as_str()?)?;
+                    Some((
+                        uid,
+                        NodeTaskState {
+                            status,
+                            error: t.get("error").filter(|e| !e.is_null()).cloned(),
+                            details: t.get("details").cloned(),
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

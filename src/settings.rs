@@ -1,0 +1,258 @@
+//! Settings: read from one node, written to every node one after another,
+//! rolled back when a node refuses. `_miroir_shard` stays filterable whatever
+//! the client sends and never shows in answers.
+
+use miroir_io::{Method, Request, Response};
+use miroir_router::batch::SHARD_FIELD;
+use serde_json::{json, Value};
+
+use crate::api::{Api, RequestTrace};
+use crate::auth::ClientAuth;
+use crate::metrics::NodeOperation;
+use crate::nodes::NodeRequest;
+use crate::routes::{index_not_found, json_response};
+
+const FILTERABLE: &str = "filterable-attributes";
+
+/// `filterableAttributes` with `_miroir_shard` added (the array form, or the
+/// granular-object form Meilisearch also accepts).
+fn with_shard_field(list: &Value) -> Value {
+    let mut items = list.as_array().cloned().unwrap_or_default();
+    if !items.iter().any(|v| v.as_str() == Some(SHARD_FIELD)) {
+        items.push(Value::from(SHARD_FIELD));
+    }
+    Value::Array(items)
+}
+
+fn without_shard_field(list: &mut Value) {
+    if let Some(items) = list.as_array_mut() {
+        items.retain(|v| v.as_str() != Some(SHARD_FIELD));
+    }
+}
+
+impl Api {
+    /// `/indexes/{uid}/settings` and `/indexes/{uid}/settings/{name}`.
+    pub(crate) async fn settings(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        uid: &str,
+        name: Option<&str>,
+        trace: &RequestTrace,
+    ) -> Response {
+        if self.cluster.indexes.get(uid).is_none() {
+            return index_not_found(uid);
+        }
+        let path = match name {
+            Some(n) => format!("/indexes/{uid}/settings/{n}"),
+            None => format!("/indexes/{uid}/settings"),
+        };
+        let authorization = self.node_authorization(req, auth);
+        if req.method == Method::Get {
+            return match self.read_settings(&path, authorization, trace).await {
+                Ok(mut value) => {
+                    match name {
+                        None => without_shard_field(&mut value["filterableAttributes"]),
+                        Some(FILTERABLE) => without_shard_field(&mut value),
+                        Some(_) => {}
+                    }
+                    json_response(200, &value)
+                }
+                Err(r) => r,
+            };
+        }
+        // What each node gets: the client's change, keeping `_miroir_shard`
+        // filterable; a reset of the filterable list becomes "just the shard".
+        let (method, body, details): (Method, Vec<u8>, Value) = match (req.method, name) {
+            (Method::Delete, Some(FILTERABLE)) => (
+                Method::Put,
+                br#"["_miroir_shard"]"#.to_vec(),
+                json!({"filterableAttributes": null}),
+            ),
+            (Method::Delete, _) => (Method::Delete, Vec::new(), json!({})),
+            (m, _) => {
+                let mut value: Value = match serde_json::from_slice(req.body) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return Response::error(
+                            400,
+                            "malformed_payload",
+                            "invalid_request",
+                            &format!("The json payload provided is malformed. `{e}`."),
+                        )
+                    }
+                };
+                let details = value.clone();
+                match name {
+                    Some(FILTERABLE) => value = with_shard_field(&value),
+                    None if value
+                        .get("filterableAttributes")
+                        .is_some_and(|f| !f.is_null()) =>
+                    {
+                        value["filterableAttributes"] =
+                            with_shard_field(&value["filterableAttributes"]);
+                    }
+                    _ => {}
+                }
+                let details = match name {
+                    Some(n) => json!({ camel(n): details }),
+                    None => details,
+                };
+                (m, serde_json::to_vec(&value).unwrap_or_default(), details)
+            }
+        };
+        // The value to restore if a later node refuses.
+        let previous = match self.read_settings(&path, authorization, trace).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let nodes: Vec<usize> = (0..self.cluster.node_addrs.len()).collect();
+        let mut results = Vec::with_capacity(nodes.len());
+        let content_type = (!body.is_empty()).then_some("application/json");
+        for &node in &nodes {
+            trace.fan_out.set(trace.fan_out.get() + 1);
+            let request = NodeRequest {
+                method,
+                target: &path,
+                content_type,
+                body: &body,
+            };
+            let result = self
+                .send_node(node, NodeOperation::Admin, &request, authorization)
+                .await;
+            let accepted = result.as_ref().is_ok_and(|r| r.status == 202);
+            results.push(result);
+            if !accepted {
+                self.restore_settings(
+                    &path,
+                    name,
+                    &previous,
+                    &nodes[..results.len() - 1],
+                    authorization,
+                    trace,
+                )
+                .await;
+                return self.refused_anywhere(&results).unwrap_or_else(|| {
+                    Response::error(
+                        503,
+                        "miroir_node_unavailable",
+                        "system",
+                        "A node refused the settings update; it was rolled back.",
+                    )
+                });
+            }
+        }
+        // A whole reset clears `_miroir_shard` too: make it filterable again.
+        if req.method == Method::Delete && name.is_none() {
+            if let Err(r) = self.protect_shard_field(uid, authorization, trace).await {
+                return r;
+            }
+        }
+        let task = self.task_from_results(Some(uid), "settingsUpdate", details, &nodes, &results);
+        self.accept_task(task, &[], trace).await
+    }
+
+    async fn read_settings(
+        &self,
+        path: &str,
+        authorization: Option<&[u8]>,
+        trace: &RequestTrace,
+    ) -> Result<Value, Response> {
+        let routing = self.cluster.routing.load();
+        let request = NodeRequest {
+            method: Method::Get,
+            target: path,
+            content_type: None,
+            body: &[],
+        };
+        for node in (0..self.cluster.node_addrs.len()).filter(|&n| routing.is_healthy(n as u16)) {
+            trace.fan_out.set(trace.fan_out.get() + 1);
+            match self
+                .send_node(node, NodeOperation::Admin, &request, authorization)
+                .await
+            {
+                Ok(resp) if resp.status == 200 => {
+                    return serde_json::from_slice(&resp.body).map_err(|_| {
+                        Response::error(
+                            502,
+                            "miroir_node_error",
+                            "system",
+                            "A node answered settings that are not JSON.",
+                        )
+                    })
+                }
+                Ok(resp) if resp.status < 500 => {
+                    return Err(Response::json(resp.status, resp.body))
+                }
+                _ => continue,
+            }
+        }
+        Err(Response::error(
+            503,
+            "miroir_node_unavailable",
+            "system",
+            "No healthy node could answer for these settings.",
+        ))
+    }
+
+    async fn restore_settings(
+        &self,
+        path: &str,
+        name: Option<&str>,
+        previous: &Value,
+        nodes: &[usize],
+        authorization: Option<&[u8]>,
+        trace: &RequestTrace,
+    ) {
+        if nodes.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            path,
+            nodes = nodes.len(),
+            "a node refused a settings update: restoring the previous settings"
+        );
+        let method = if name.is_none() {
+            Method::Patch
+        } else {
+            Method::Put
+        };
+        let body = serde_json::to_vec(previous).unwrap_or_default();
+        let requests: Vec<(usize, NodeRequest)> = nodes
+            .iter()
+            .map(|&n| {
+                (
+                    n,
+                    NodeRequest {
+                        method,
+                        target: path,
+                        content_type: Some("application/json"),
+                        body: &body,
+                    },
+                )
+            })
+            .collect();
+        trace
+            .fan_out
+            .set(trace.fan_out.get() + requests.len() as u32);
+        self.send_nodes(&requests, NodeOperation::Admin, authorization)
+            .await;
+    }
+}
+
+/// `ranking-rules` → `rankingRules`.
+fn camel(kebab: &str) -> String {
+    let mut out = String::with_capacity(kebab.len());
+    let mut upper = false;
+    for c in kebab.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
