@@ -113,6 +113,8 @@ impl Api {
             (Get, ["version"]) => self.forward_to_any_node(req, a, trace).await,
             (Get, ["tasks"]) => self.list_tasks(req, a).await,
             (Get, ["tasks", uid]) => self.get_task(req, a, uid).await,
+            (Post, ["tasks", "cancel"]) => self.cancel_or_delete_tasks(req, a, false, trace).await,
+            (Delete, ["tasks"]) => self.cancel_or_delete_tasks(req, a, true, trace).await,
             (Get, ["indexes"]) => self.list_indexes(req, a).await,
             (Post, ["indexes"]) => self.create_index(req, a, trace).await,
             (Get, ["indexes", uid]) => self.get_index(req, a, uid).await,
@@ -151,6 +153,7 @@ impl Api {
             }
             (Get, ["indexes", uid, "stats"]) => self.index_stats(req, a, uid, trace).await,
             (Get, ["stats"]) => self.global_stats(req, a, trace).await,
+            (Post, ["swap-indexes"]) => self.swap_indexes(req, a, trace).await,
             (_, ["keys"]) => self.keys(req, a, None, trace).await,
             (_, ["keys", key]) => self.keys(req, a, Some(key), trace).await,
             (_, ["version"] | ["tasks"] | ["tasks", _] | ["stats"] | ["indexes", _, "stats"]) => {

@@ -94,6 +94,17 @@ impl Cluster {
         drop(self.store.submit(task_batch(task)));
     }
 
+    /// Removes tasks from the store, then from the registry.
+    pub async fn delete_tasks(&self, uids: &[u64]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::new();
+        for uid in uids {
+            batch.delete(Table::Tasks, uid.to_be_bytes());
+        }
+        self.store.submit(batch).await?;
+        self.tasks.remove(uids);
+        Ok(())
+    }
+
     pub async fn persist_index(&self, meta: &IndexMeta) -> Result<(), StoreError> {
         let mut batch = WriteBatch::new();
         batch.put(

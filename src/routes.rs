@@ -394,6 +394,7 @@ impl Api {
             details,
             error: None,
             canceled_by: None,
+            cancel_requested_by: None,
             enqueued_at: now_ns(),
             started_at: None,
             finished_at: None,
@@ -835,5 +836,236 @@ pub fn strip_reserved(body: &[u8]) -> Vec<u8> {
             serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| body.to_vec())
         }
         _ => body.to_vec(),
+    }
+}
+
+const TASK_FILTER_NAMES: &str = "`uids`, `indexUids`, `statuses`, `types`, `canceledBy`, `beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, `afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`";
+
+impl Api {
+    /// `POST /tasks/cancel` and `DELETE /tasks`: the Miroir tasks matching
+    /// the filters, fanned out as node task uids to the nodes holding them.
+    pub(crate) async fn cancel_or_delete_tasks(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        delete: bool,
+        trace: &RequestTrace,
+    ) -> Response {
+        if let Err(r) = self.check_forwarded_key(req, auth, "/tasks?limit=0").await {
+            return r;
+        }
+        let filter = match task_filter(req.query()) {
+            Ok(f) => f,
+            Err(r) => return r,
+        };
+        let has_filter =
+            query::pairs(req.query()).any(|(k, _)| TASK_FILTER_NAMES.contains(&format!("`{k}`")));
+        if !has_filter {
+            let action = if delete { "delete" } else { "cancel" };
+            return bad_param(
+                "missing_task_filters",
+                format!("Query parameters to filter the tasks to {action} are missing. Available query parameters are: {TASK_FILTER_NAMES}."),
+            );
+        }
+        let (matched, _, _) = self.cluster.tasks.list(&filter, None, usize::MAX, false);
+        // Canceling applies to unfinished tasks, deleting to finished ones.
+        let targets: Vec<&Task> = matched
+            .iter()
+            .filter(|t| t.status.is_terminal() == delete)
+            .collect();
+        let node_index = |id: &str| self.cluster.config.nodes.iter().position(|n| n.id == id);
+        let mut per_node: Vec<Vec<u64>> = vec![Vec::new(); self.cluster.node_addrs.len()];
+        for task in &targets {
+            for nt in &task.nodes {
+                if let (Some(node), Some(uid)) = (node_index(&nt.node), nt.task_uid) {
+                    per_node[node].push(uid);
+                }
+            }
+        }
+        let original_filter = format!("?{}", req.query());
+        let kind = if delete {
+            "taskDeletion"
+        } else {
+            "taskCancelation"
+        };
+        let details = if delete {
+            json!({"matchedTasks": targets.len(), "deletedTasks": targets.len(), "originalFilter": original_filter})
+        } else {
+            json!({"matchedTasks": targets.len(), "canceledTasks": targets.len(), "originalFilter": original_filter})
+        };
+        let targets_by_node: Vec<(usize, String)> = per_node
+            .iter()
+            .enumerate()
+            .filter(|(_, uids)| !uids.is_empty())
+            .map(|(n, uids)| {
+                (
+                    n,
+                    format!(
+                        "/tasks{}?uids={}",
+                        if delete { "" } else { "/cancel" },
+                        uids.iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                )
+            })
+            .collect();
+        let method = if delete { Method::Delete } else { Method::Post };
+        let requests: Vec<(usize, NodeRequest)> = targets_by_node
+            .iter()
+            .map(|(n, target)| {
+                (
+                    *n,
+                    NodeRequest {
+                        method,
+                        target,
+                        content_type: None,
+                        body: &[],
+                    },
+                )
+            })
+            .collect();
+        trace
+            .fan_out
+            .set(trace.fan_out.get() + requests.len() as u32);
+        let results = self
+            .send_nodes(
+                &requests,
+                NodeOperation::Admin,
+                self.node_authorization(req, auth),
+            )
+            .await;
+        let nodes: Vec<usize> = requests.iter().map(|(n, _)| *n).collect();
+        // Node task endpoints answer 200 with a summarized task.
+        let results: Vec<NodeResult> = results
+            .into_iter()
+            .map(|r| {
+                r.map(|mut resp| {
+                    if resp.status == 200 {
+                        resp.status = 202;
+                    }
+                    resp
+                })
+            })
+            .collect();
+        let task = self.task_from_results(None, kind, details, &nodes, &results);
+        let cancel_uid = task.uid;
+        if delete {
+            let uids: Vec<u64> = targets.iter().map(|t| t.uid).collect();
+            if let Err(err) = self.cluster.delete_tasks(&uids).await {
+                return Response::error(
+                    500,
+                    "miroir_store_unavailable",
+                    "system",
+                    &format!("The tasks could not be deleted durably: {err}."),
+                );
+            }
+        } else {
+            for t in &targets {
+                self.cluster
+                    .tasks
+                    .update(t.uid, |t| t.cancel_requested_by = Some(cancel_uid));
+            }
+        }
+        let mut response = self.accept_task(task, &[], trace).await;
+        if response.status == 202 {
+            response.status = 200;
+        }
+        response
+    }
+}
+
+impl Api {
+    /// `POST /swap-indexes`: every node swaps (or renames); Miroir swaps its
+    /// own index records the same way once the nodes accepted.
+    pub(crate) async fn swap_indexes(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        trace: &RequestTrace,
+    ) -> Response {
+        let swaps: Vec<Value> = match serde_json::from_slice(req.body) {
+            Ok(Value::Array(s)) => s,
+            Ok(_) => {
+                return bad_param(
+                    "invalid_swap_indexes",
+                    "Invalid value type: expected an array of swaps".into(),
+                )
+            }
+            Err(e) => {
+                return bad_param(
+                    "malformed_payload",
+                    format!("The json payload provided is malformed. `{e}`."),
+                )
+            }
+        };
+        let mut pairs = Vec::with_capacity(swaps.len());
+        for swap in &swaps {
+            let names: Vec<&str> = swap["indexes"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let [a, b] = names.as_slice() else {
+                return bad_param(
+                    "invalid_swap_indexes",
+                    "Invalid value at `.indexes`: each swap names exactly two indexes".into(),
+                );
+            };
+            pairs.push((
+                (*a).to_owned(),
+                (*b).to_owned(),
+                swap["rename"].as_bool().unwrap_or(false),
+            ));
+        }
+        let details = json!({"swaps": pairs.iter().map(|(a, b, rename)| json!({"indexes": [a, b], "rename": rename})).collect::<Vec<_>>()});
+        let response = self
+            .broadcast_write(
+                req,
+                auth,
+                None,
+                "indexSwap",
+                details,
+                Method::Post,
+                "/swap-indexes",
+                req.body,
+                trace,
+            )
+            .await;
+        if response.status != 202 {
+            return response;
+        }
+        for (a, b, rename) in pairs {
+            let (meta_a, meta_b) = (self.cluster.indexes.get(&a), self.cluster.indexes.get(&b));
+            let now = now_ns();
+            let moved = |meta: &IndexMeta, uid: &str| IndexMeta {
+                uid: uid.to_owned(),
+                updated_at: now,
+                ..meta.clone()
+            };
+            match (meta_a, meta_b, rename) {
+                (Some(ma), None, true) => {
+                    let renamed = moved(&ma, &b);
+                    if self.cluster.persist_index(&renamed).await.is_ok()
+                        && self.cluster.forget_index(&a).await.is_ok()
+                    {
+                        self.cluster.indexes.remove(&a);
+                        self.cluster.indexes.put(renamed);
+                    }
+                }
+                (Some(ma), Some(mb), false) => {
+                    let (na, nb) = (moved(&mb, &a), moved(&ma, &b));
+                    if self.cluster.persist_index(&na).await.is_ok()
+                        && self.cluster.persist_index(&nb).await.is_ok()
+                    {
+                        self.cluster.indexes.put(na);
+                        self.cluster.indexes.put(nb);
+                    }
+                }
+                // Unknown indexes: the nodes' tasks fail and say so.
+                _ => {}
+            }
+        }
+        response
     }
 }

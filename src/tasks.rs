@@ -68,6 +68,10 @@ pub struct Task {
     pub details: Value,
     pub error: Option<Value>,
     pub canceled_by: Option<u64>,
+    /// The cancelation task that asked for this one to stop; becomes
+    /// `canceled_by` if it ends canceled.
+    #[serde(default)]
+    pub cancel_requested_by: Option<u64>,
     /// Unix time in nanoseconds.
     pub enqueued_at: i128,
     pub started_at: Option<i128>,
@@ -186,6 +190,9 @@ impl Task {
         }
         if status.is_terminal() {
             self.finished_at = Some(now);
+            if status == Status::Canceled {
+                self.canceled_by = self.cancel_requested_by;
+            }
             if status == Status::Failed {
                 self.error = self
                     .nodes
@@ -305,6 +312,13 @@ impl TaskRegistry {
 
     pub fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    pub fn remove(&self, uids: &[u64]) {
+        let mut tasks = self.lock();
+        for uid in uids {
+            tasks.remove(uid);
+        }
     }
 
     /// Tasks not yet finished (for the poller).
@@ -464,6 +478,7 @@ mod tests {
             details: json!({"receivedDocuments": 1}),
             error: None,
             canceled_by: None,
+            cancel_requested_by: None,
             enqueued_at: uid as i128,
             started_at: None,
             finished_at: None,

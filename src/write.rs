@@ -290,6 +290,7 @@ impl Api {
             details,
             error: None,
             canceled_by: None,
+            cancel_requested_by: None,
             enqueued_at: now_ns(),
             started_at: None,
             finished_at: None,

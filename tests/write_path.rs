@@ -585,3 +585,144 @@ fn tasks_survive_kill_9() {
     slow.set_task_delay(Duration::ZERO);
     let _ = std::fs::remove_dir_all(&store_dir);
 }
+
+#[test]
+fn cancel_and_delete_tasks_fan_out_to_node_tasks() {
+    let nodes = start_nodes(2, NODE_KEY);
+    let m = cluster(&nodes, 1, |_| 0, "");
+    assert_eq!(
+        m.request("POST", "/tasks/cancel", &[], None).json(),
+        fixture_body("177")
+    );
+    assert_eq!(
+        m.request("DELETE", "/tasks", &[], None).json(),
+        fixture_body("181")
+    );
+    wait_task(
+        &m,
+        accepted(&post_json(
+            &m,
+            "/indexes",
+            &json!({"uid": "c", "primaryKey": "id"}),
+        )),
+    );
+
+    let doubles: Vec<_> = nodes.iter().filter_map(Node::double).collect();
+    if doubles.len() == nodes.len() {
+        // Hold the nodes' queues so the task is still cancelable.
+        for d in &doubles {
+            d.set_task_delay(Duration::from_millis(1500));
+        }
+        let uid = accepted(&post_json(
+            &m,
+            "/indexes/c/documents",
+            &Value::from((0..20).map(movie).collect::<Vec<_>>()),
+        ));
+        let r = m.request("POST", &format!("/tasks/cancel?uids={uid}"), &[], None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["type"], "taskCancelation");
+        assert!(r.json()["indexUid"].is_null());
+        let cancel_uid = r.json()["taskUid"].as_u64().unwrap();
+        let canceled = wait_task(&m, uid);
+        assert_eq!(canceled["status"], "canceled", "{canceled}");
+        assert_eq!(canceled["canceledBy"], cancel_uid);
+        let cancel = wait_task(&m, cancel_uid);
+        assert_eq!(cancel["details"]["matchedTasks"], 1, "{cancel}");
+        assert_eq!(cancel["details"]["originalFilter"], format!("?uids={uid}"));
+        for d in &doubles {
+            d.set_task_delay(Duration::ZERO);
+        }
+    } else {
+        eprintln!("skipped the cancel half: holding node tasks needs the test double");
+    }
+
+    let done = wait_task(
+        &m,
+        accepted(&post_json(&m, "/indexes/c/documents", &json!([{"id": 1}]))),
+    );
+    let uid = done["uid"].as_u64().unwrap();
+    let r = m.request("DELETE", &format!("/tasks?uids={uid}"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["type"], "taskDeletion");
+    let deletion = wait_task(&m, r.json()["taskUid"].as_u64().unwrap());
+    assert_eq!(deletion["status"], "succeeded", "{deletion}");
+    assert_eq!(deletion["details"]["deletedTasks"], 1);
+    let gone = m.get(&format!("/tasks/{uid}"), &[]);
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.json()["code"], "task_not_found");
+}
+
+#[test]
+fn swap_and_rename_indexes() {
+    let nodes = start_nodes(2, NODE_KEY);
+    let m = cluster(&nodes, 1, |_| 0, "");
+    wait_task(
+        &m,
+        accepted(&post_json(
+            &m,
+            "/indexes",
+            &json!({"uid": "sa", "primaryKey": "id"}),
+        )),
+    );
+    wait_task(
+        &m,
+        accepted(&post_json(
+            &m,
+            "/indexes",
+            &json!({"uid": "sb", "primaryKey": "key"}),
+        )),
+    );
+    wait_task(
+        &m,
+        accepted(&post_json(
+            &m,
+            "/indexes/sa/documents",
+            &json!([{"id": 1, "from": "a"}]),
+        )),
+    );
+    let t = wait_task(
+        &m,
+        accepted(&post_json(
+            &m,
+            "/swap-indexes",
+            &json!([{"indexes": ["sa", "sb"]}]),
+        )),
+    );
+    assert_eq!(t["status"], "succeeded", "{t}");
+    assert_eq!(
+        t["details"],
+        json!({"swaps": [{"indexes": ["sa", "sb"], "rename": false}]})
+    );
+    assert_eq!(m.get("/indexes/sb", &[]).json()["primaryKey"], "id");
+    assert_eq!(m.get("/indexes/sa", &[]).json()["primaryKey"], "key");
+    assert_eq!(
+        m.get("/indexes/sb/documents/1", &[]).json(),
+        json!({"id": 1, "from": "a"})
+    );
+
+    let t = wait_task(
+        &m,
+        accepted(&post_json(
+            &m,
+            "/swap-indexes",
+            &json!([{"indexes": ["sb", "sc"], "rename": true}]),
+        )),
+    );
+    assert_eq!(t["status"], "succeeded", "{t}");
+    assert_eq!(m.get("/indexes/sb", &[]).status, 404);
+    assert_eq!(
+        m.get("/indexes/sc/documents/1", &[]).json(),
+        json!({"id": 1, "from": "a"})
+    );
+
+    let t = wait_task(
+        &m,
+        accepted(&post_json(
+            &m,
+            "/swap-indexes",
+            &json!([{"indexes": ["sa", "nope"]}]),
+        )),
+    );
+    assert_eq!(t["status"], "failed", "{t}");
+    assert_eq!(t["error"]["code"], "index_not_found");
+}
