@@ -161,7 +161,8 @@ impl<'a> Payload<'a> {
                             format!("Couldn't serialize document value: expected an object, found `{raw}`"),
                         ));
                     }
-                    check_object(raw.as_bytes(), self.format)?;
+                    // The checked array iterator has already validated the
+                    // element completely (see the malformed-payload tests).
                     let start = offset_in(self.input, raw);
                     self.docs.push(start..start + raw.len());
                 }
@@ -286,20 +287,23 @@ impl<'a> Payload<'a> {
             }
             return Ok(routed);
         }
+        let reserved = memchr::memmem::Finder::new(RESERVED_PREFIX.as_bytes());
         for (doc, range) in self.docs.iter().enumerate() {
             let text = &self.input[range.clone()];
-            let mut id = None;
-            for entry in sonic_rs::to_object_iter(text) {
-                let (key, value) = entry.map_err(|e| BatchError::malformed(self.format, e))?;
-                if key.starts_with(RESERVED_PREFIX) {
-                    return Err(reserved_field(&key));
-                }
-                if &*key == primary_key {
-                    id = Some(canonical_id(&value)?);
+            // Most documents never mention the prefix: only those that do
+            // get their top-level keys walked.
+            if reserved.find(text).is_some() {
+                for entry in sonic_rs::to_object_iter(text) {
+                    let (key, _) = entry.map_err(|e| BatchError::malformed(self.format, e))?;
+                    if key.starts_with(RESERVED_PREFIX) {
+                        return Err(reserved_field(&key));
+                    }
                 }
             }
-            let Some(id) = id else {
-                return Err(missing_id(primary_key, &compact(text)));
+            let id = match sonic_rs::get(text, [primary_key]) {
+                Ok(value) => canonical_id(&value)?,
+                Err(e) if e.is_not_found() => return Err(missing_id(primary_key, &compact(text))),
+                Err(e) => return Err(BatchError::malformed(self.format, e)),
             };
             routed.push(Routed::new(doc, id.as_bytes(), shards));
         }
