@@ -152,6 +152,7 @@ impl Api {
                 self.settings(req, a, uid, Some(name), trace).await
             }
             (Get, ["indexes", uid, "stats"]) => self.index_stats(req, a, uid, trace).await,
+            (Get | Post, ["indexes", uid, "search"]) => self.search(req, a, uid, trace).await,
             (Get, ["stats"]) => self.global_stats(req, a, trace).await,
             (Post, ["swap-indexes"]) => self.swap_indexes(req, a, trace).await,
             (_, ["keys"]) => self.keys(req, a, None, trace).await,

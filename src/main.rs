@@ -17,6 +17,7 @@ mod nodes;
 mod poller;
 mod query;
 mod routes;
+mod search;
 mod settings;
 mod stats;
 mod systemd;

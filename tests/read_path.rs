@@ -1,0 +1,325 @@
+//! Read path: scatter-gather search merged into one Meilisearch answer.
+//! Runs against the test double, or real Meilisearch with MEILISEARCH_BIN.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const GENRES: [&str; 4] = ["Drama", "Comedy", "Horror", "Action"];
+
+fn send(m: &Miroir, method: &str, path: &str, body: &Value) -> Response {
+    m.request(
+        method,
+        path,
+        &[JSON],
+        Some(&serde_json::to_vec(body).unwrap()),
+    )
+}
+
+fn wait_task(m: &Miroir, r: &Response) -> Value {
+    assert_eq!(r.status, 202, "{}", r.text());
+    let uid = r.json()["taskUid"].as_u64().unwrap();
+    let t = wait_for(Duration::from_secs(30), || {
+        let t = m.get(&format!("/tasks/{uid}"), &[]).json();
+        matches!(t["status"].as_str(), Some("succeeded" | "failed")).then_some(t)
+    })
+    .expect("task never finished");
+    assert_eq!(t["status"], "succeeded", "{t}");
+    t
+}
+
+/// A 10-letter word unique to document `i`, far (in edit distance) from
+/// every other document's, so typo tolerance cannot match two of them.
+fn token(i: usize) -> String {
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    (0..10)
+        .map(|_| {
+            x ^= x >> 29;
+            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x ^= x >> 32;
+            (b'a' + (x % 26) as u8) as char
+        })
+        .collect()
+}
+
+fn doc(i: usize) -> Value {
+    json!({
+        "id": i,
+        "title": format!("movie {i} {}", token(i)),
+        "genres": [GENRES[i % 4]],
+        "year": 1900 + (i * 7) % 120,
+    })
+}
+
+/// Miroir over `nodes` with the 1000-document `movies` index loaded.
+fn loaded(nodes: &[Node], rf: usize, group_of: impl Fn(usize) -> u32, extra: &str) -> Miroir {
+    let rest = format!(
+        "[auth]\nnode_master_key = \"{NODE_KEY}\"\n[cluster]\nshards = 16\nreplication_factor = {rf}\n{}{extra}{}",
+        if extra.contains("[health]") { "" } else { FAST_HEALTH },
+        nodes_toml(nodes, group_of)
+    );
+    let m = Miroir::start("", &rest);
+    wait_for(Duration::from_secs(10), || {
+        (m.get("/_miroir/ready", &[]).status == 200).then_some(())
+    })
+    .expect("never ready");
+    wait_task(
+        &m,
+        &send(
+            &m,
+            "POST",
+            "/indexes",
+            &json!({"uid": "movies", "primaryKey": "id"}),
+        ),
+    );
+    wait_task(
+        &m,
+        &send(
+            &m,
+            "PATCH",
+            "/indexes/movies/settings",
+            &json!({"filterableAttributes": ["genres", "year"], "sortableAttributes": ["year"]}),
+        ),
+    );
+    wait_task(
+        &m,
+        &send(
+            &m,
+            "POST",
+            "/indexes/movies/documents",
+            &Value::from((0..1000).map(doc).collect::<Vec<_>>()),
+        ),
+    );
+    m
+}
+
+fn search(m: &Miroir, body: Value) -> Value {
+    let r = send(m, "POST", "/indexes/movies/search", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.header("x-miroir-degraded").is_none(),
+        "{:?}",
+        r.header("x-miroir-degraded")
+    );
+    r.json()
+}
+
+fn ids(hits: &Value) -> Vec<u64> {
+    hits.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn every_document_is_found_exactly_once() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    for i in 0..1000 {
+        let r = search(&m, json!({"q": token(i)}));
+        assert_eq!(ids(&r["hits"]), vec![i as u64], "{}: {r}", token(i));
+        assert!(!r.to_string().contains("_miroir"), "{r}");
+        assert!(
+            r["hits"][0].get("_rankingScore").is_none(),
+            "score shown without being asked"
+        );
+    }
+    let get = m
+        .get(
+            &format!(
+                "/indexes/movies/search?q={}&showRankingScore=true",
+                token(7)
+            ),
+            &[],
+        )
+        .json();
+    assert_eq!(ids(&get["hits"]), vec![7]);
+    assert!(get["hits"][0]["_rankingScore"].as_f64().is_some());
+    assert_eq!(get["query"], token(7));
+}
+
+#[test]
+fn facets_pages_and_sort_are_global() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+
+    let r = search(&m, json!({"q": "", "facets": ["genres"], "limit": 0}));
+    assert_eq!(r["estimatedTotalHits"], 1000, "{r}");
+    for g in GENRES {
+        assert_eq!(r["facetDistribution"]["genres"][g], 250, "{r}");
+    }
+    assert!(r["facetStats"].is_object());
+
+    let all = search(&m, json!({"q": "movie", "limit": 50}));
+    let all_ids = ids(&all["hits"]);
+    assert_eq!(all_ids.len(), 50);
+    let mut paged = Vec::new();
+    for p in 0..5 {
+        let r = search(&m, json!({"q": "movie", "limit": 10, "offset": p * 10}));
+        assert_eq!(r["offset"], p * 10);
+        assert_eq!(r["limit"], 10);
+        paged.extend(ids(&r["hits"]));
+    }
+    assert_eq!(paged, all_ids, "5 pages of 10 differ from one page of 50");
+    assert_eq!(
+        paged.iter().collect::<BTreeSet<_>>().len(),
+        50,
+        "duplicates"
+    );
+
+    let page_mode = search(&m, json!({"q": "movie", "page": 2, "hitsPerPage": 10}));
+    assert_eq!(ids(&page_mode["hits"]), all_ids[10..20].to_vec());
+    assert_eq!(page_mode["totalHits"], 1000);
+    assert_eq!(page_mode["totalPages"], 100);
+    assert!(page_mode.get("offset").is_none());
+
+    let sorted = search(&m, json!({"sort": ["year:desc"], "limit": 50}));
+    let years: Vec<u64> = sorted["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["year"].as_u64().unwrap())
+        .collect();
+    let mut expected: Vec<u64> = (0..1000)
+        .map(|i| doc(i)["year"].as_u64().unwrap())
+        .collect();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(
+        years,
+        expected[..50].to_vec(),
+        "not the global year:desc order"
+    );
+    assert!(sorted["hits"][0].get("_rankingScoreDetails").is_none());
+
+    let filtered = search(&m, json!({"filter": "genres = Horror", "limit": 1000}));
+    assert_eq!(filtered["estimatedTotalHits"], 250);
+    assert!(ids(&filtered["hits"]).iter().all(|i| i % 4 == 2));
+
+    let bad = send(
+        &m,
+        "POST",
+        "/indexes/movies/search",
+        &json!({"filter": "title = x"}),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert_eq!(bad.json()["code"], "invalid_search_filter");
+    assert_eq!(
+        send(&m, "POST", "/indexes/nope/search", &json!({})).json(),
+        fixture_body("121")
+    );
+}
+
+#[test]
+fn replicas_and_groups_cover_for_dead_nodes() {
+    // RF=2: one node down, nothing missing.
+    let mut nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 2, |_| 0, "");
+    nodes[1].stop();
+    for _ in 0..4 {
+        let r = search(&m, json!({"q": "movie", "limit": 5}));
+        assert_eq!(r["estimatedTotalHits"], 1000, "{r}");
+    }
+    drop(m);
+
+    // RG=2: a whole group down, the other answers.
+    let mut nodes = start_nodes(4, NODE_KEY);
+    let m = loaded(&nodes, 1, |i| (i / 2) as u32, "");
+    nodes[0].stop();
+    nodes[1].stop();
+    for _ in 0..4 {
+        let r = search(&m, json!({"q": "movie", "limit": 5}));
+        assert_eq!(r["estimatedTotalHits"], 1000, "{r}");
+    }
+}
+
+#[test]
+fn shards_without_a_live_replica_degrade_or_fail() {
+    let mut nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    let shard_map = m.get("/_miroir/shards", &[]).json();
+    let lost: Vec<u64> = shard_map["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["groups"][0]["nodes"][0] == "node-2")
+        .map(|s| s["shard"].as_u64().unwrap())
+        .collect();
+    nodes[2].stop();
+    wait_for(Duration::from_secs(5), || {
+        (m.get("/_miroir/ready", &[]).status == 503).then_some(())
+    })
+    .expect("node-2 never marked failed");
+    let r = send(
+        &m,
+        "POST",
+        "/indexes/movies/search",
+        &json!({"q": "movie", "limit": 5}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let header = r
+        .header("x-miroir-degraded")
+        .expect("degraded header")
+        .to_string();
+    let expected = format!(
+        "shards={}",
+        lost.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(header, expected);
+    assert!(r.json()["estimatedTotalHits"].as_u64().unwrap() < 1000);
+    drop(m);
+
+    let mut nodes = start_nodes(2, NODE_KEY);
+    let m = loaded(
+        &nodes,
+        1,
+        |_| 0,
+        "[scatter]\nunavailable_shard_policy = \"error\"\n",
+    );
+    nodes[1].stop();
+    wait_for(Duration::from_secs(5), || {
+        (m.get("/_miroir/ready", &[]).status == 503).then_some(())
+    })
+    .expect("never marked failed");
+    let r = send(&m, "POST", "/indexes/movies/search", &json!({"q": "movie"}));
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["code"], "miroir_shard_unavailable");
+}
+
+#[test]
+fn a_node_failing_mid_request_is_retried_on_another_replica() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let Some(flaky) = nodes[0].double() else {
+        eprintln!("skipped: making a healthy-looking node fail searches needs the test double");
+        return;
+    };
+    // Slow health checks: the node still looks healthy while it errors.
+    let m2 = loaded(
+        &nodes,
+        2,
+        |_| 0,
+        "[health]\ninterval_ms = 5000\ntimeout_ms = 500\n",
+    );
+    flaky.set_fault(Fault::Error(500));
+    for _ in 0..3 {
+        let r = search(&m2, json!({"q": "movie", "limit": 5}));
+        assert_eq!(r["estimatedTotalHits"], 1000, "{r}");
+    }
+    let metrics = miroir_test_nodes::http::get(&m2.metrics_addr, "/metrics", &[])
+        .unwrap()
+        .text();
+    let retries: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("miroir_scatter_retries_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(retries > 0.0, "no retry was counted:\n{metrics}");
+}
