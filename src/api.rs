@@ -37,11 +37,7 @@ pub struct Api {
 /// Meilisearch routes that a later Miroir capability will serve; until then
 /// they get a clear error rather than a bare 404.
 const PENDING: &[&str] = &[
-    "search",
-    "facet-search",
     "similar",
-    "multi-search",
-    "swap-indexes",
     "batches",
     "dumps",
     "snapshots",
@@ -52,8 +48,6 @@ const PENDING: &[&str] = &[
     "export",
     "metrics",
     "logs",
-    "cancel",
-    "fetch",
 ];
 
 impl Api {
@@ -153,6 +147,8 @@ impl Api {
             }
             (Get, ["indexes", uid, "stats"]) => self.index_stats(req, a, uid, trace).await,
             (Get | Post, ["indexes", uid, "search"]) => self.search(req, a, uid, trace).await,
+            (Post, ["indexes", uid, "facet-search"]) => self.facet_search(req, a, uid, trace).await,
+            (Post, ["multi-search"]) => self.multi_search(req, a, trace).await,
             (Get, ["stats"]) => self.global_stats(req, a, trace).await,
             (Post, ["swap-indexes"]) => self.swap_indexes(req, a, trace).await,
             (_, ["keys"]) => self.keys(req, a, None, trace).await,

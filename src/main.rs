@@ -13,6 +13,7 @@ mod indexes;
 mod keys;
 mod logging;
 mod metrics;
+mod multisearch;
 mod nodes;
 mod poller;
 mod query;

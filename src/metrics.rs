@@ -321,8 +321,8 @@ impl Registry {
             "Client request latency.",
         );
         let mut counts = Vec::new();
-        for m in 0..METHODS.len() {
-            for t in 0..PATH_TEMPLATES.len() {
+        for (m, method) in METHODS.iter().enumerate() {
+            for (t, template) in PATH_TEMPLATES.iter().enumerate() {
                 for s in 0..=STATUSES.len() {
                     let slot = ThreadMetrics::request_slot(m, t, s);
                     let Some(totals) =
@@ -333,8 +333,8 @@ impl Registry {
                     let status = STATUSES.get(s).map_or("other".to_string(), u16::to_string);
                     let labels = format!(
                         "method=\"{}\",path_template=\"{}\",status=\"{status}\"",
-                        METHODS[m].as_str(),
-                        PATH_TEMPLATES[t]
+                        method.as_str(),
+                        template
                     );
                     write_histogram(
                         out,

@@ -466,6 +466,7 @@ impl Api {
 
     /// A write every node takes (deletions by filter, index updates): the
     /// same quorum rule as document writes, over all shards.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn broadcast_write(
         &self,
         req: &Request<'_>,

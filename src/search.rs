@@ -81,16 +81,21 @@ fn search_body(req: &Request<'_>) -> Result<Map<String, Value>, Response> {
 }
 
 /// Shards each node answers for, and shards nobody can.
-struct Plan {
-    per_node: BTreeMap<usize, Vec<u32>>,
-    uncovered: Vec<u32>,
+pub(crate) struct Plan {
+    pub per_node: BTreeMap<usize, Vec<u32>>,
+    pub uncovered: Vec<u32>,
     /// Nodes answering for only some of the shards they hold.
-    partial_nodes: Vec<usize>,
+    pub partial_nodes: Vec<usize>,
 }
 
 /// The covering set of `group`, with shards it cannot cover taken from a
 /// healthy replica in another active group.
-fn plan(routing: &RoutingSnapshot, group: usize, rotation: u64, avoid: &[usize]) -> Plan {
+pub(crate) fn plan(
+    routing: &RoutingSnapshot,
+    group: usize,
+    rotation: u64,
+    avoid: &[usize],
+) -> Plan {
     let covering = routing.covering_set(group, rotation);
     let mut per_node: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
     for (node, shards) in &covering.per_node {
@@ -137,7 +142,7 @@ fn shard_filter(shards: &[u32]) -> String {
 
 /// The filter a node gets: the client's, AND its shards when it must not
 /// answer for everything it holds.
-fn with_shard_filter(client: Option<&Value>, shards: &[u32]) -> Value {
+pub(crate) fn with_shard_filter(client: Option<&Value>, shards: &[u32]) -> Value {
     let shard = Value::from(shard_filter(shards));
     match client {
         None | Some(Value::Null) => shard,
@@ -150,6 +155,12 @@ fn with_shard_filter(client: Option<&Value>, shards: &[u32]) -> Value {
     }
 }
 
+/// One index's merged answer, and the shards it is missing.
+pub(crate) struct Searched {
+    pub body: Vec<u8>,
+    pub missing_shards: Vec<u32>,
+}
+
 impl Api {
     pub(crate) async fn search(
         &self,
@@ -158,13 +169,48 @@ impl Api {
         uid: &str,
         trace: &RequestTrace,
     ) -> Response {
-        if self.cluster.indexes.get(uid).is_none() {
-            return index_not_found(uid);
-        }
         let body = match search_body(req) {
             Ok(b) => b,
             Err(r) => return r,
         };
+        let request_uid = uuid::Uuid::now_v7().to_string();
+        match self
+            .search_index(req, auth, uid, &body, &request_uid, trace)
+            .await
+        {
+            Ok(searched) => {
+                let mut response = Response::json(200, searched.body);
+                if !searched.missing_shards.is_empty() {
+                    trace.degraded.set(true);
+                    let list = searched
+                        .missing_shards
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    response
+                        .headers
+                        .push(("x-miroir-degraded", format!("shards={list}")));
+                }
+                response
+            }
+            Err(r) => r,
+        }
+    }
+
+    /// Searches one index for `body` (Meilisearch search parameters).
+    pub(crate) async fn search_index(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        uid: &str,
+        body: &Map<String, Value>,
+        request_uid: &str,
+        trace: &RequestTrace,
+    ) -> Result<Searched, Response> {
+        if self.cluster.indexes.get(uid).is_none() {
+            return Err(index_not_found(uid));
+        }
         let uint = |k: &str| body.get(k).and_then(Value::as_u64).map(|v| v as usize);
         let page = match (uint("page"), uint("hitsPerPage")) {
             (None, None) => None,
@@ -190,7 +236,6 @@ impl Api {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let query_json = body.get("q").map(|q| q.to_string());
-        let request_uid = uuid::Uuid::now_v7().to_string();
         let merge_req = MergeRequest {
             offset,
             limit,
@@ -199,7 +244,7 @@ impl Api {
             show_ranking_score: show_score,
             show_ranking_score_details: show_details,
             query: query_json.as_deref(),
-            request_uid: Some(&request_uid),
+            request_uid: Some(request_uid),
             ..MergeRequest::default()
         };
         // What every node is asked: enough hits for the merged window, with
@@ -224,12 +269,12 @@ impl Api {
             .filter(|&g| routing.topology().groups[g].state == GroupState::Active)
             .collect();
         if active.is_empty() {
-            return Response::error(
+            return Err(Response::error(
                 503,
                 "miroir_shard_unavailable",
                 "system",
                 "No replica group is active.",
-            );
+            ));
         }
         let rotation = self.next_node.get() as u64;
         self.next_node.set(self.next_node.get().wrapping_add(1));
@@ -299,7 +344,7 @@ impl Api {
                     Ok(resp) if resp.status == 200 => answers.push(resp.body),
                     // A client error (bad filter, unknown field…) is the answer.
                     Ok(resp) if (400..500).contains(&resp.status) => {
-                        return Response::json(resp.status, resp.body)
+                        return Err(Response::json(resp.status, resp.body))
                     }
                     other => {
                         let why = match &other {
@@ -332,36 +377,27 @@ impl Api {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
-            return Response::error(
+            return Err(Response::error(
                 503,
                 "miroir_shard_unavailable",
                 "system",
                 &format!("Shards {list} of index `{uid}` have no reachable replica."),
-            );
+            ));
         }
         let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
         let mut out = Vec::with_capacity(answers.iter().map(Vec::len).sum::<usize>().min(1 << 20));
         if let Err(err) = merge_search(&merge_req, &bodies, &mut out) {
-            return Response::error(
+            return Err(Response::error(
                 502,
                 "miroir_node_error",
                 "system",
                 &format!("A node's search answer could not be merged: {err}."),
-            );
+            ));
         }
-        let mut response = Response::json(200, out);
-        if partial {
-            trace.degraded.set(true);
-            let list = uncovered
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            response
-                .headers
-                .push(("x-miroir-degraded", format!("shards={list}")));
-        }
-        response
+        Ok(Searched {
+            body: out,
+            missing_shards: if partial { uncovered } else { Vec::new() },
+        })
     }
 }
 

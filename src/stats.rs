@@ -37,7 +37,7 @@ fn logical_index_stats(per_node: &[&Value], rf: u64) -> Value {
     json!({
         "numberOfDocuments": documents,
         "rawDocumentDbSize": raw,
-        "avgDocumentSize": if documents > 0 { raw / documents } else { 0 },
+        "avgDocumentSize": raw.checked_div(documents).unwrap_or(0),
         "isIndexing": per_node.iter().any(|s| s["isIndexing"].as_bool() == Some(true)),
         "numberOfEmbeddings": sum("numberOfEmbeddings") / rf,
         "numberOfEmbeddedDocuments": sum("numberOfEmbeddedDocuments") / rf,

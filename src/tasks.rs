@@ -405,10 +405,7 @@ impl TaskFilter {
         }
         self.uids.as_ref().is_none_or(|u| u.contains(&t.uid))
             && self.statuses.as_ref().is_none_or(|s| s.contains(&t.status))
-            && self
-                .types
-                .as_ref()
-                .is_none_or(|k| k.iter().any(|k| *k == t.kind))
+            && self.types.as_ref().is_none_or(|k| k.contains(&t.kind))
             && self
                 .index_uids
                 .as_ref()

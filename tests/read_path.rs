@@ -323,3 +323,85 @@ fn a_node_failing_mid_request_is_retried_on_another_replica() {
         .unwrap_or(0.0);
     assert!(retries > 0.0, "no retry was counted:\n{metrics}");
 }
+
+#[test]
+fn multi_search_and_facet_search() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    let r = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({"queries": [
+            {"indexUid": "movies", "q": token(5)},
+            {"indexUid": "movies", "q": token(6), "attributesToRetrieve": ["id"]},
+        ]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let results = r.json()["results"].clone();
+    assert_eq!(results[0]["indexUid"], "movies");
+    assert_eq!(ids(&results[0]["hits"]), vec![5]);
+    assert_eq!(ids(&results[1]["hits"]), vec![6]);
+    assert_eq!(results[1]["hits"][0], json!({"id": 6}));
+    assert_eq!(results[0]["requestUid"], results[1]["requestUid"]);
+
+    let missing = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({"queries": [{"indexUid": "movies", "q": "a"}, {"indexUid": "nope", "q": "b"}]}),
+    );
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.json(), fixture_body("129"));
+
+    let fed = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({
+            "federation": {"limit": 5, "facetsByIndex": {"movies": ["genres"]}},
+            "queries": [
+                {"indexUid": "movies", "q": token(3)},
+                {"indexUid": "movies", "q": token(4), "federationOptions": {"weight": 2.0}},
+            ]
+        }),
+    );
+    assert_eq!(fed.status, 200, "{}", fed.text());
+    let fed = fed.json();
+    assert_eq!(ids(&fed["hits"]), vec![4, 3], "{fed}");
+    assert_eq!(fed["hits"][0]["_federation"]["queriesPosition"], 1);
+    assert_eq!(fed["hits"][0]["_federation"]["indexUid"], "movies");
+    assert!(fed["hits"][0].get("_rankingScore").is_none());
+    assert_eq!(fed["estimatedTotalHits"], 2);
+    assert!(
+        fed["facetsByIndex"]["movies"]["distribution"]["genres"].is_object(),
+        "{fed}"
+    );
+
+    let facets = send(
+        &m,
+        "POST",
+        "/indexes/movies/facet-search",
+        &json!({"facetName": "genres", "facetQuery": "dra"}),
+    );
+    assert_eq!(facets.status, 200, "{}", facets.text());
+    assert_eq!(
+        facets.json()["facetHits"],
+        json!([{"value": "Drama", "count": 250}])
+    );
+    assert_eq!(facets.json()["facetQuery"], "dra");
+    let all = send(
+        &m,
+        "POST",
+        "/indexes/movies/facet-search",
+        &json!({"facetName": "genres"}),
+    )
+    .json();
+    let total: u64 = all["facetHits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 1000, "{all}");
+}

@@ -488,7 +488,7 @@ pub fn infer_primary_key(fields: &[String]) -> Result<String, BatchError> {
             message: format!(
                 "The primary key inference failed as the engine found {} fields ending with `id` in their names: {}. Please specify the primary key manually using the `primaryKey` query parameter.",
                 many.len(),
-                quoted_list(&many)
+                quoted_list(many)
             ),
         }),
     }

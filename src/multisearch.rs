@@ -1,0 +1,402 @@
+//! `POST /multi-search` (plain and federated) and
+//! `POST /indexes/{uid}/facet-search`, built on the single-index search.
+
+use std::collections::BTreeMap;
+
+use futures_util::future::join_all;
+use miroir_io::{Method, Request, Response};
+use serde_json::{json, Map, Value};
+
+use crate::api::{Api, RequestTrace};
+use crate::auth::ClientAuth;
+use crate::metrics::NodeOperation;
+use crate::nodes::NodeRequest;
+use crate::routes::{index_not_found, json_response};
+use crate::search::{plan, with_shard_filter};
+
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Response::error(
+            400,
+            "bad_request",
+            "invalid_request",
+            "The body must be a JSON object.",
+        )),
+        Err(e) => Err(Response::error(
+            400,
+            "malformed_payload",
+            "invalid_request",
+            &format!("The json payload provided is malformed. `{e}`."),
+        )),
+    }
+}
+
+/// A per-query error as multi-search reports it: 400, message prefixed
+/// with the query's position.
+fn query_error(position: usize, error: Response) -> Response {
+    let value: Value = serde_json::from_slice(&error.body).unwrap_or(Value::Null);
+    let message = value["message"].as_str().unwrap_or("The query failed.");
+    let code = value["code"].as_str().unwrap_or("internal");
+    let kind = value["type"].as_str().unwrap_or("internal");
+    let status = if (400..500).contains(&error.status) {
+        400
+    } else {
+        error.status
+    };
+    Response::error(
+        status,
+        code,
+        kind,
+        &format!("Inside `.queries[{position}]`: {message}"),
+    )
+}
+
+fn merge_facet_stats(into: &mut Map<String, Value>, stats: &Map<String, Value>) {
+    for (facet, s) in stats {
+        let (min, max) = (s["min"].as_f64(), s["max"].as_f64());
+        let entry = into.entry(facet.clone()).or_insert_with(|| s.clone());
+        if let (Some(min), Some(cur)) = (min, entry["min"].as_f64()) {
+            entry["min"] = json!(cur.min(min));
+        }
+        if let (Some(max), Some(cur)) = (max, entry["max"].as_f64()) {
+            entry["max"] = json!(cur.max(max));
+        }
+    }
+}
+
+fn merge_distribution(into: &mut Map<String, Value>, dist: &Map<String, Value>) {
+    for (facet, values) in dist {
+        let target = into
+            .entry(facet.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let (Some(target), Some(values)) = (target.as_object_mut(), values.as_object()) {
+            for (value, count) in values {
+                let sum = target.get(value).and_then(Value::as_u64).unwrap_or(0)
+                    + count.as_u64().unwrap_or(0);
+                target.insert(value.clone(), Value::from(sum));
+            }
+        }
+    }
+}
+
+impl Api {
+    pub(crate) async fn multi_search(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        trace: &RequestTrace,
+    ) -> Response {
+        let body = match parse_object(req.body) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let Some(queries) = body.get("queries").and_then(Value::as_array) else {
+            return Response::error(
+                400,
+                "missing_multi_search_queries",
+                "invalid_request",
+                "Missing field `queries`",
+            );
+        };
+        let federation = body.get("federation").and_then(Value::as_object);
+        let request_uid = uuid::Uuid::now_v7().to_string();
+        // Each query's index and parameters (federated: widened windows).
+        let mut prepared = Vec::with_capacity(queries.len());
+        let (fed_skip, fed_take, fed_page) = match federation {
+            Some(f) => {
+                let uint = |k: &str| f.get(k).and_then(Value::as_u64).map(|v| v as usize);
+                match (uint("page"), uint("hitsPerPage")) {
+                    (None, None) => (
+                        uint("offset").unwrap_or(0),
+                        uint("limit").unwrap_or(20),
+                        None,
+                    ),
+                    (p, h) => {
+                        let (p, h) = (p.unwrap_or(1), h.unwrap_or(20));
+                        (p.saturating_sub(1) * h, h, Some((p, h)))
+                    }
+                }
+            }
+            None => (0, 0, None),
+        };
+        for (i, q) in queries.iter().enumerate() {
+            let Some(mut params) = q.as_object().cloned() else {
+                return query_error(
+                    i,
+                    Response::error(
+                        400,
+                        "bad_request",
+                        "invalid_request",
+                        "A query must be a JSON object.",
+                    ),
+                );
+            };
+            let Some(uid) = params
+                .remove("indexUid")
+                .and_then(|u| u.as_str().map(str::to_owned))
+            else {
+                return query_error(
+                    i,
+                    Response::error(
+                        400,
+                        "missing_index_uid",
+                        "invalid_request",
+                        "Missing field `indexUid`",
+                    ),
+                );
+            };
+            let options = params.remove("federationOptions");
+            let weight = options
+                .as_ref()
+                .and_then(|o| o["weight"].as_f64())
+                .unwrap_or(1.0);
+            let show_score = params
+                .get("showRankingScore")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if let Some(f) = federation {
+                params.remove("page");
+                params.remove("hitsPerPage");
+                params.insert("offset".into(), Value::from(0));
+                params.insert("limit".into(), Value::from(fed_skip + fed_take));
+                params.insert("showRankingScore".into(), Value::from(true));
+                if let Some(facets) = f.get("facetsByIndex").and_then(|by| by.get(&uid)) {
+                    params.insert("facets".into(), facets.clone());
+                }
+            }
+            prepared.push((uid, params, weight, show_score));
+        }
+        let results = join_all(prepared.iter().map(|(uid, params, _, _)| {
+            self.search_index(req, auth, uid, params, &request_uid, trace)
+        }))
+        .await;
+        let mut answers = Vec::with_capacity(results.len());
+        for (i, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(searched) => {
+                    if !searched.missing_shards.is_empty() {
+                        trace.degraded.set(true);
+                    }
+                    answers.push(searched);
+                }
+                Err(error) => return query_error(i, error),
+            }
+        }
+        let Some(federation) = federation else {
+            // Plain: each answer, with its index, in input order.
+            let mut out =
+                Vec::with_capacity(answers.iter().map(|a| a.body.len() + 32).sum::<usize>() + 16);
+            out.extend_from_slice(b"{\"results\":[");
+            for (i, (searched, (uid, ..))) in answers.iter().zip(&prepared).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"indexUid\":");
+                out.extend_from_slice(&serde_json::to_vec(uid).unwrap_or_default());
+                let rest = &searched.body[1..];
+                if rest.first() != Some(&b'}') {
+                    out.push(b',');
+                }
+                out.extend_from_slice(rest);
+            }
+            out.extend_from_slice(b"]}");
+            return Response::json(200, out);
+        };
+
+        // Federated: one list by weighted ranking score.
+        let mut hits: Vec<(f64, usize, usize, Value)> = Vec::new();
+        let mut total = 0u64;
+        let mut processing = 0u64;
+        let mut by_index: Map<String, Value> = Map::new();
+        for (position, (searched, (uid, _, weight, show_score))) in
+            answers.iter().zip(&prepared).enumerate()
+        {
+            let answer: Value = serde_json::from_slice(&searched.body).unwrap_or(Value::Null);
+            total += answer["estimatedTotalHits"].as_u64().unwrap_or(0);
+            processing = processing.max(answer["processingTimeMs"].as_u64().unwrap_or(0));
+            if answer.get("facetDistribution").is_some() && !by_index.contains_key(uid) {
+                by_index.insert(
+                    uid.clone(),
+                    json!({"distribution": answer["facetDistribution"], "stats": answer.get("facetStats").cloned().unwrap_or(json!({}))}),
+                );
+            }
+            for (rank, mut hit) in answer["hits"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+            {
+                let score = hit["_rankingScore"].as_f64().unwrap_or(0.0) * weight;
+                if let Some(obj) = hit.as_object_mut() {
+                    if !show_score {
+                        obj.remove("_rankingScore");
+                    }
+                    obj.insert("_federation".into(), json!({"indexUid": uid, "queriesPosition": position, "weightedRankingScore": score}));
+                }
+                hits.push((score, position, rank, hit));
+            }
+        }
+        hits.sort_by(|a, b| {
+            b.0.partial_cmp(&a.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+        });
+        let page: Vec<Value> = hits
+            .into_iter()
+            .skip(fed_skip)
+            .take(fed_take)
+            .map(|h| h.3)
+            .collect();
+        let mut out = Map::new();
+        out.insert("hits".into(), Value::from(page));
+        out.insert("processingTimeMs".into(), Value::from(processing));
+        match fed_page {
+            Some((p, h)) => {
+                out.insert("hitsPerPage".into(), Value::from(h));
+                out.insert("page".into(), Value::from(p));
+                out.insert(
+                    "totalPages".into(),
+                    Value::from(if h == 0 { 0 } else { total.div_ceil(h as u64) }),
+                );
+                out.insert("totalHits".into(), Value::from(total));
+            }
+            None => {
+                out.insert("limit".into(), Value::from(fed_take));
+                out.insert("offset".into(), Value::from(fed_skip));
+                out.insert("estimatedTotalHits".into(), Value::from(total));
+            }
+        }
+        if federation.get("facetsByIndex").is_some() {
+            if federation.get("mergeFacets").is_some() {
+                let mut dist = Map::new();
+                let mut stats = Map::new();
+                for facets in by_index.values() {
+                    if let Some(d) = facets["distribution"].as_object() {
+                        merge_distribution(&mut dist, d);
+                    }
+                    if let Some(s) = facets["stats"].as_object() {
+                        merge_facet_stats(&mut stats, s);
+                    }
+                }
+                out.insert("facetDistribution".into(), Value::Object(dist));
+                out.insert("facetStats".into(), Value::Object(stats));
+            } else {
+                out.insert("facetsByIndex".into(), Value::Object(by_index));
+            }
+        }
+        out.insert("requestUid".into(), Value::from(request_uid));
+        json_response(200, &Value::Object(out))
+    }
+
+    /// Facet values matching a facet query, counted over every shard.
+    pub(crate) async fn facet_search(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        uid: &str,
+        trace: &RequestTrace,
+    ) -> Response {
+        if self.cluster.indexes.get(uid).is_none() {
+            return index_not_found(uid);
+        }
+        let body = match parse_object(req.body) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let routing = self.cluster.routing.load();
+        let rotation = self.next_node.get() as u64;
+        self.next_node.set(self.next_node.get().wrapping_add(1));
+        let group = rotation as usize % routing.group_count().max(1);
+        let plan = plan(&routing, group, rotation, &[]);
+        if !plan.uncovered.is_empty() {
+            let list = plan
+                .uncovered
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Response::error(
+                503,
+                "miroir_shard_unavailable",
+                "system",
+                &format!("Shards {list} of index `{uid}` have no reachable replica."),
+            );
+        }
+        let rf = routing.topology().replication_factor;
+        let bodies: Vec<(usize, Vec<u8>)> = plan
+            .per_node
+            .iter()
+            .map(|(&node, shards)| {
+                let mut b = body.clone();
+                if rf > 1 || plan.partial_nodes.contains(&node) {
+                    b.insert(
+                        "filter".into(),
+                        with_shard_filter(body.get("filter"), shards),
+                    );
+                }
+                (
+                    node,
+                    serde_json::to_vec(&Value::Object(b)).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let target = format!("/indexes/{uid}/facet-search");
+        let authorization = self.node_authorization(req, auth);
+        trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
+        self.metrics.scatter(bodies.len(), false, 0, 0);
+        let results = join_all(bodies.iter().map(|(node, b)| {
+            let request = NodeRequest {
+                method: Method::Post,
+                target: &target,
+                content_type: Some("application/json"),
+                body: b,
+            };
+            async move {
+                self.send_node(*node, NodeOperation::Read, &request, authorization)
+                    .await
+            }
+        }))
+        .await;
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        let mut processing = 0u64;
+        for result in results {
+            match result {
+                Ok(resp) if resp.status == 200 => {
+                    let answer: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+                    processing = processing.max(answer["processingTimeMs"].as_u64().unwrap_or(0));
+                    for hit in answer["facetHits"].as_array().into_iter().flatten() {
+                        if let Some(value) = hit["value"].as_str() {
+                            *counts.entry(value.to_owned()).or_default() +=
+                                hit["count"].as_u64().unwrap_or(0);
+                        }
+                    }
+                }
+                Ok(resp) => return Response::json(resp.status, resp.body),
+                Err(err) => {
+                    return Response::error(
+                        503,
+                        "miroir_shard_unavailable",
+                        "system",
+                        &format!("A node failed during the facet search: {err}."),
+                    )
+                }
+            }
+        }
+        // Meilisearch's default order: most frequent first, then by value.
+        let mut hits: Vec<(String, u64)> = counts.into_iter().collect();
+        hits.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let max_hits = 100;
+        let facet_hits: Vec<Value> = hits
+            .into_iter()
+            .take(max_hits)
+            .map(|(value, count)| json!({"value": value, "count": count}))
+            .collect();
+        json_response(
+            200,
+            &json!({"facetHits": facet_hits, "facetQuery": body.get("facetQuery").cloned().unwrap_or(Value::Null), "processingTimeMs": processing}),
+        )
+    }
+}
