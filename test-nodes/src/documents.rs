@@ -79,7 +79,13 @@ fn parse_payload(format: Format, body: &[u8], delimiter: u8) -> ApiResult<Vec<Ma
     match format {
         Format::Json => {
             let v: Value = serde_json::from_slice(body).map_err(|e| {
-                malformed(format, format!("Couldn't serialize document value: {e}"))
+                malformed(
+                    format,
+                    format!(
+                        "Couldn't serialize document value: {}",
+                        eof_wording(&e, body)
+                    ),
+                )
             })?;
             match v {
                 Value::Object(m) => Ok(vec![m]),
@@ -113,6 +119,42 @@ fn parse_payload(format: Format, body: &[u8], delimiter: u8) -> ApiResult<Vec<Ma
             Ok(out)
         }
         Format::Csv => parse_csv(body, delimiter),
+    }
+}
+
+/// serde_json's message for a truncated payload, worded like Meilisearch's streaming
+/// deserializer reports it: EOF inside an object / a list (fixture 184).
+fn eof_wording(e: &serde_json::Error, body: &[u8]) -> String {
+    let text = e.to_string();
+    let Some(rest) = text.strip_prefix("EOF while parsing a value") else {
+        return text;
+    };
+    let mut stack = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => stack.push(b),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    match stack.last() {
+        Some(b'{') => format!("EOF while parsing an object{rest}"),
+        Some(b'[') => format!("EOF while parsing a list{rest}"),
+        _ => text,
     }
 }
 
@@ -536,11 +578,13 @@ pub(crate) fn apply_delete_filter(
     filter
         .check_filterable(&index.settings)
         .map_err(|e| filter_error(e.0).prefixed(&prefix))?;
+    let compiled = filter.compile(index);
     let ids: Vec<String> = index
         .docs
         .values()
-        .filter(|d| filter.matches(&d.value))
-        .map(|d| d.id.clone())
+        .enumerate()
+        .filter(|(pos, _)| compiled.matches(*pos))
+        .map(|(_, d)| d.id.clone())
         .collect();
     for id in &ids {
         index.remove(id);
@@ -636,29 +680,38 @@ pub(crate) fn not_sortable(field: &str, index: &Index) -> String {
 }
 
 fn run_fetch(index: &Index, f: &Fetch) -> Value {
-    let mut docs: Vec<&crate::index::Doc> = match &f.ids {
+    let order = index.order();
+    let mut positions: Vec<u32> = match &f.ids {
         Some(ids) => {
-            let mut seqs: Vec<u64> = ids.iter().filter_map(|id| index.seq(id)).collect();
-            seqs.sort_unstable();
-            seqs.dedup();
-            seqs.iter().filter_map(|s| index.docs.get(s)).collect()
+            let by_seq = index.positions();
+            let mut v: Vec<u32> = ids
+                .iter()
+                .filter_map(|id| index.seq(id))
+                .map(|s| by_seq[s as usize])
+                .filter(|p| *p != u32::MAX)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
         }
-        None => index.docs.values().collect(),
+        None => (0..order.len() as u32).collect(),
     };
     if let Some(filter) = &f.filter {
-        docs.retain(|d| filter.matches(&d.value));
+        let compiled = filter.compile(index);
+        positions.retain(|p| compiled.matches(*p as usize));
     }
     if !f.sort.is_empty() {
-        let mut keyed: Vec<(Vec<SortKey>, &crate::index::Doc)> = docs
-            .into_iter()
-            .map(|d| {
-                (
-                    f.sort
-                        .iter()
-                        .map(|r| SortKey::of(&d.value, &r.field, r.asc))
-                        .collect(),
-                    d,
-                )
+        let columns: Vec<_> = f.sort.iter().map(|r| index.column(&r.field)).collect();
+        let mut keyed: Vec<(Vec<SortKey>, u32)> = positions
+            .iter()
+            .map(|p| {
+                let keys = f
+                    .sort
+                    .iter()
+                    .zip(&columns)
+                    .map(|(r, c)| SortKey::from_cell(&c.cells[*p as usize], r.asc))
+                    .collect();
+                (keys, *p)
             })
             .collect();
         keyed.sort_by(|(a, _), (b, _)| {
@@ -669,13 +722,14 @@ fn run_fetch(index: &Index, f: &Fetch) -> Value {
                 .find(|o| o.is_ne())
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        docs = keyed.into_iter().map(|(_, d)| d).collect();
+        positions = keyed.into_iter().map(|(_, p)| p).collect();
     }
-    let total = docs.len();
-    let results: Vec<Value> = docs
-        .into_iter()
+    let total = positions.len();
+    let results: Vec<Value> = positions
+        .iter()
         .skip(f.offset)
         .take(f.limit)
+        .filter_map(|p| index.docs.get(&order[*p as usize]))
         .map(|d| {
             Value::Object(match &f.fields {
                 Some(fields) => select_fields(&d.value, fields),

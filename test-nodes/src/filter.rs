@@ -4,9 +4,14 @@
 //!
 //! Errors carry Meilisearch's `\n{start}:{end} {filter}` suffix (1-based character columns).
 
-use serde_json::{Map, Value};
+#[cfg(test)]
+use serde_json::Map;
+use serde_json::Value;
 
-use crate::index::{leaves_at, values_at};
+use std::sync::Arc;
+
+use crate::columns::{Cell, Column, Leaf};
+use crate::index::Index;
 use crate::settings::Settings;
 use crate::util::describe;
 
@@ -561,6 +566,8 @@ impl Filter {
         Ok(())
     }
 
+    /// Evaluates against one document (tests; searches use [`Filter::compile`]).
+    #[cfg(test)]
     pub(crate) fn matches(&self, doc: &Map<String, Value>) -> bool {
         match self {
             Filter::And(v) => v.iter().all(|f| f.matches(doc)),
@@ -571,73 +578,96 @@ impl Filter {
     }
 }
 
-fn eq_ci(s: &str, lower: &str) -> bool {
-    s.chars().flat_map(char::to_lowercase).eq(lower.chars())
-}
-
-fn equals(v: &Value, o: &Operand) -> bool {
-    match v {
-        Value::Number(n) => o.num.is_some() && n.as_f64() == o.num,
-        Value::String(s) => eq_ci(s, &o.lower),
-        Value::Bool(b) => o.lower == if *b { "true" } else { "false" },
-        _ => false,
+fn leaf_eq(l: &Leaf, o: &Operand) -> bool {
+    match l {
+        Leaf::Num(f) => o.num == Some(*f),
+        Leaf::Str { lower, .. } => **lower == *o.lower,
+        Leaf::Bool(b) => o.lower == if *b { "true" } else { "false" },
     }
 }
 
-/// `v` compared with `o`: numerically if the operand is a number, else as lowercase strings.
-fn compare(v: &Value, o: &Operand) -> Option<std::cmp::Ordering> {
-    match (v, o.num) {
-        (Value::Number(n), Some(f)) => n.as_f64().and_then(|x| x.partial_cmp(&f)),
-        (Value::String(s), None) => Some(s.to_lowercase().as_str().cmp(o.lower.as_str())),
+/// A leaf compared with an operand: numerically if the operand is a number, else as
+/// lowercase strings.
+fn leaf_cmp(l: &Leaf, o: &Operand) -> Option<std::cmp::Ordering> {
+    match (l, o.num) {
+        (Leaf::Num(f), Some(x)) => f.partial_cmp(&x),
+        (Leaf::Str { lower, .. }, None) => Some((**lower).cmp(o.lower.as_str())),
         _ => None,
     }
 }
 
-impl Cond {
-    fn matches(&self, doc: &Map<String, Value>) -> bool {
-        use std::cmp::Ordering::*;
-        let leaves = || leaves_at(doc, &self.attr);
-        let any_cmp = |o: &Operand, ok: &dyn Fn(std::cmp::Ordering) -> bool| {
-            leaves().into_iter().any(|v| compare(v, o).is_some_and(ok))
-        };
-        let is_empty = |v: &Value| match v {
-            Value::String(s) => s.is_empty(),
-            Value::Array(a) => a.is_empty(),
-            Value::Object(o) => o.is_empty(),
+fn cell_matches(cell: &Cell, op: &Op) -> bool {
+    use std::cmp::Ordering::*;
+    let leaves = cell.leaves.iter();
+    let any_cmp = |o: &Operand, ok: fn(std::cmp::Ordering) -> bool| {
+        cell.leaves.iter().any(|l| leaf_cmp(l, o).is_some_and(ok))
+    };
+    let strings = |o: &Operand, f: fn(&str, &str) -> bool| {
+        cell.leaves.iter().any(|l| match l {
+            Leaf::Str { lower, .. } => f(lower, &o.lower),
             _ => false,
-        };
-        let string_leaf = |o: &Operand, f: &dyn Fn(&str, &str) -> bool| {
-            leaves()
-                .into_iter()
-                .any(|v| v.as_str().is_some_and(|s| f(&s.to_lowercase(), &o.lower)))
-        };
-        match &self.op {
-            Op::Eq(o) => leaves().into_iter().any(|v| equals(v, o)),
-            Op::Ne(o) => !leaves().into_iter().any(|v| equals(v, o)),
-            Op::Gt(o) => any_cmp(o, &|c| c == Greater),
-            Op::Ge(o) => any_cmp(o, &|c| c != Less),
-            Op::Lt(o) => any_cmp(o, &|c| c == Less),
-            Op::Le(o) => any_cmp(o, &|c| c != Greater),
-            Op::To(a, b) => leaves().into_iter().any(|v| {
-                compare(v, a).is_some_and(|c| c != Less)
-                    && compare(v, b).is_some_and(|c| c != Greater)
-            }),
-            Op::In(list) => leaves()
-                .into_iter()
-                .any(|v| list.iter().any(|o| equals(v, o))),
-            Op::NotIn(list) => !leaves()
-                .into_iter()
-                .any(|v| list.iter().any(|o| equals(v, o))),
-            Op::Exists => !values_at(doc, &self.attr).is_empty(),
-            Op::NotExists => values_at(doc, &self.attr).is_empty(),
-            Op::IsNull => values_at(doc, &self.attr).iter().any(|v| v.is_null()),
-            Op::IsNotNull => !values_at(doc, &self.attr).iter().any(|v| v.is_null()),
-            Op::IsEmpty => values_at(doc, &self.attr).into_iter().any(is_empty),
-            Op::IsNotEmpty => !values_at(doc, &self.attr).into_iter().any(is_empty),
-            Op::Contains(o) => string_leaf(o, &|s, q| s.contains(q)),
-            Op::NotContains(o) => !string_leaf(o, &|s, q| s.contains(q)),
-            Op::StartsWith(o) => string_leaf(o, &|s, q| s.starts_with(q)),
-            Op::NotStartsWith(o) => !string_leaf(o, &|s, q| s.starts_with(q)),
+        })
+    };
+    match op {
+        Op::Eq(o) => cell.leaves.iter().any(|l| leaf_eq(l, o)),
+        Op::Ne(o) => !cell.leaves.iter().any(|l| leaf_eq(l, o)),
+        Op::Gt(o) => any_cmp(o, |c| c == Greater),
+        Op::Ge(o) => any_cmp(o, |c| c != Less),
+        Op::Lt(o) => any_cmp(o, |c| c == Less),
+        Op::Le(o) => any_cmp(o, |c| c != Greater),
+        Op::To(a, b) => leaves.clone().any(|l| {
+            leaf_cmp(l, a).is_some_and(|c| c != Less)
+                && leaf_cmp(l, b).is_some_and(|c| c != Greater)
+        }),
+        Op::In(list) => leaves.clone().any(|l| list.iter().any(|o| leaf_eq(l, o))),
+        Op::NotIn(list) => !leaves.clone().any(|l| list.iter().any(|o| leaf_eq(l, o))),
+        Op::Exists => cell.present,
+        Op::NotExists => !cell.present,
+        Op::IsNull => cell.null,
+        Op::IsNotNull => !cell.null,
+        Op::IsEmpty => cell.empty,
+        Op::IsNotEmpty => !cell.empty,
+        Op::Contains(o) => strings(o, |s, q| s.contains(q)),
+        Op::NotContains(o) => !strings(o, |s, q| s.contains(q)),
+        Op::StartsWith(o) => strings(o, |s, q| s.starts_with(q)),
+        Op::NotStartsWith(o) => !strings(o, |s, q| s.starts_with(q)),
+    }
+}
+
+impl Cond {
+    #[cfg(test)]
+    fn matches(&self, doc: &Map<String, Value>) -> bool {
+        cell_matches(&Cell::of(doc, &self.attr), &self.op)
+    }
+}
+
+/// A filter bound to the columns of one index: evaluated per document position.
+pub(crate) enum Compiled {
+    And(Vec<Compiled>),
+    Or(Vec<Compiled>),
+    Not(Box<Compiled>),
+    Cond(Arc<Column>, Op),
+}
+
+impl Filter {
+    pub(crate) fn compile(&self, index: &Index) -> Compiled {
+        match self {
+            Filter::And(v) => Compiled::And(v.iter().map(|f| f.compile(index)).collect()),
+            Filter::Or(v) => Compiled::Or(v.iter().map(|f| f.compile(index)).collect()),
+            Filter::Not(f) => Compiled::Not(Box::new(f.compile(index))),
+            Filter::Cond(c) => Compiled::Cond(index.column(&c.attr), c.op.clone()),
+        }
+    }
+}
+
+impl Compiled {
+    /// Whether the document at `pos` (see [`Index::order`]) matches.
+    pub(crate) fn matches(&self, pos: usize) -> bool {
+        match self {
+            Compiled::And(v) => v.iter().all(|f| f.matches(pos)),
+            Compiled::Or(v) => v.iter().any(|f| f.matches(pos)),
+            Compiled::Not(f) => !f.matches(pos),
+            Compiled::Cond(col, op) => col.cells.get(pos).is_some_and(|c| cell_matches(c, op)),
         }
     }
 }

@@ -1,11 +1,14 @@
 //! One index of the test double: documents in insertion order, an inverted index for text
 //! search, and the value accessors shared by filters, sort and facets.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::columns::{Cache, Cell, Column, Leaf};
 use crate::settings::Settings;
 use crate::util::Timestamp;
 
@@ -21,13 +24,13 @@ pub(crate) struct Occ {
     pub(crate) weight: u16,
     /// Word position inside the field.
     pub(crate) pos: u32,
+    /// Number of words of the field (for `exactness`).
+    pub(crate) len: u32,
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct Field {
     pub(crate) path: Box<str>,
-    /// Number of words.
-    pub(crate) len: u32,
 }
 
 pub(crate) struct Doc {
@@ -51,6 +54,8 @@ pub(crate) struct Index {
     next_seq: u64,
     /// word → internal id → occurrences.
     pub(crate) words: BTreeMap<Box<str>, BTreeMap<u64, Vec<Occ>>>,
+    /// Columns for filters, sort and facets (see [`crate::columns`]); emptied on writes.
+    cache: RefCell<Cache>,
 }
 
 impl Index {
@@ -66,7 +71,55 @@ impl Index {
             ids: HashMap::new(),
             next_seq: 0,
             words: BTreeMap::new(),
+            cache: RefCell::new(Cache::default()),
         }
+    }
+
+    fn invalidate(&mut self) {
+        *self.cache.get_mut() = Cache::default();
+    }
+
+    /// Position → internal id, for the columns.
+    pub(crate) fn order(&self) -> Arc<[u64]> {
+        let mut cache = self.cache.borrow_mut();
+        cache
+            .order
+            .get_or_insert_with(|| self.docs.keys().copied().collect())
+            .clone()
+    }
+
+    /// Internal id → position (`u32::MAX` if unused).
+    pub(crate) fn positions(&self) -> Arc<[u32]> {
+        if let Some(p) = &self.cache.borrow().positions {
+            return p.clone();
+        }
+        let order = self.order();
+        let mut positions = vec![u32::MAX; self.next_seq as usize];
+        for (i, seq) in order.iter().enumerate() {
+            positions[*seq as usize] = i as u32;
+        }
+        let positions: Arc<[u32]> = positions.into();
+        self.cache.borrow_mut().positions = Some(positions.clone());
+        positions
+    }
+
+    /// The column of `attr` (built on first use after a write).
+    pub(crate) fn column(&self, attr: &str) -> Arc<Column> {
+        if let Some(c) = self.cache.borrow().columns.get(attr) {
+            return c.clone();
+        }
+        let column = Arc::new(Column {
+            cells: self
+                .docs
+                .values()
+                .map(|d| Cell::of(&d.value, attr))
+                .collect(),
+        });
+        self.cache
+            .borrow_mut()
+            .columns
+            .insert(attr.to_owned(), column.clone());
+        column
     }
 
     pub(crate) fn touch(&mut self) {
@@ -87,6 +140,11 @@ impl Index {
         self.docs.len()
     }
 
+    /// Upper bound (exclusive) of the internal ids.
+    pub(crate) fn seq_bound(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Internal id of a document.
     pub(crate) fn seq(&self, id: &str) -> Option<u64> {
         self.ids.get(id).copied()
@@ -98,6 +156,7 @@ impl Index {
 
     /// Inserts or replaces a document.
     pub(crate) fn put(&mut self, id: String, value: Map<String, Value>) {
+        self.invalidate();
         match self.ids.get(&id) {
             Some(&seq) => {
                 self.unindex(seq);
@@ -140,6 +199,7 @@ impl Index {
         let Some(seq) = self.ids.remove(id) else {
             return false;
         };
+        self.invalidate();
         self.unindex(seq);
         self.docs.remove(&seq);
         true
@@ -148,6 +208,7 @@ impl Index {
     /// Removes every document; returns how many there were.
     pub(crate) fn clear(&mut self) -> usize {
         let n = self.docs.len();
+        self.invalidate();
         self.docs.clear();
         self.ids.clear();
         self.words.clear();
@@ -156,6 +217,7 @@ impl Index {
 
     /// Re-tokenizes every document (after a `searchableAttributes` change).
     pub(crate) fn reindex(&mut self) {
+        self.invalidate();
         self.words.clear();
         let seqs: Vec<u64> = self.docs.keys().copied().collect();
         for seq in seqs {
@@ -171,6 +233,7 @@ impl Index {
             let field = fields.len() as u16;
             let mut base = 0u32;
             let mut len = 0u32;
+            let first = postings.len();
             for v in &values {
                 if let Some(text) = scalar_text(v) {
                     let tokens = tokenize(&text);
@@ -178,16 +241,24 @@ impl Index {
                     for t in tokens {
                         let pos = base + t.pos;
                         next = pos + 1 + ARRAY_GAP;
-                        postings.push((t.word, Occ { field, weight, pos }));
+                        postings.push((
+                            t.word,
+                            Occ {
+                                field,
+                                weight,
+                                pos,
+                                len: 0,
+                            },
+                        ));
                         len += 1;
                     }
                     base = next;
                 }
             }
-            fields.push(Field {
-                path: path.into(),
-                len,
-            });
+            for (_, occ) in &mut postings[first..] {
+                occ.len = len;
+            }
+            fields.push(Field { path: path.into() });
         }
         (fields, postings)
     }
@@ -265,11 +336,12 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// Characters that make a gap between two words a "hard" separator (Meilisearch's tokenizer
-/// then puts the next word 8 positions further instead of 1).
-const HARD_SEPARATORS: &[char] = &[
-    '!', ':', ';', '?', '¡', '§', '¶', '¿', '\u{37e}', '…', '‼', '‽', '、', '。', '！', '，', '．', '：',
-    '；', '？', '｡', '､',
+/// Separator runs that count as "hard" (the next word is 8 positions further instead of 1):
+/// the Latin part of charabia's context separators. The whole run between two words must be
+/// one of them (the recordings show `. ` hard but `: ` soft).
+const HARD_SEPARATORS: &[&str] = &[
+    "!", ". ", ", ", ":", ";", "?", "¡", "§", "¶", "¿", "\u{37e}", "…", "‼", "‽", "、", "。", "！",
+    "，", "．", "：", "；", "？", "｡", "､",
 ];
 
 /// A word of a text.
@@ -288,8 +360,8 @@ pub(crate) struct Token {
 pub(crate) fn tokenize(text: &str) -> Vec<Token> {
     let mut out: Vec<Token> = Vec::new();
     let mut start: Option<usize> = None;
-    let mut hard = false;
-    let mut push = |out: &mut Vec<Token>, s: usize, e: usize, hard: bool| {
+    let mut gap_start = 0;
+    let push = |out: &mut Vec<Token>, s: usize, e: usize, hard: bool| {
         let pos = match out.last() {
             None => 0,
             Some(prev) => prev.pos + if hard { 8 } else { 1 },
@@ -301,21 +373,19 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
             pos,
         });
     };
+    let hard = |gap: &str| HARD_SEPARATORS.contains(&gap);
     for (i, c) in text.char_indices() {
         if c.is_alphanumeric() {
-            start.get_or_insert(i);
-        } else {
-            if let Some(s) = start.take() {
-                push(&mut out, s, i, hard);
-                hard = false;
+            if start.is_none() {
+                start = Some(i);
             }
-            if HARD_SEPARATORS.contains(&c) {
-                hard = true;
-            }
+        } else if let Some(s) = start.take() {
+            push(&mut out, s, i, hard(&text[gap_start..s]));
+            gap_start = i;
         }
     }
     if let Some(s) = start {
-        push(&mut out, s, text.len(), hard);
+        push(&mut out, s, text.len(), hard(&text[gap_start..s]));
     }
     out
 }
@@ -388,52 +458,54 @@ fn searchable_fields<'a>(
     }
 }
 
-/// Values at a (possibly dotted) attribute path; arrays are not flattened.
-pub(crate) fn values_at<'a>(doc: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
-    fn collect<'a>(m: &'a Map<String, Value>, path: &str, out: &mut Vec<&'a Value>) {
+/// Calls `f` on each value at a (possibly dotted) attribute path, arrays not flattened, until
+/// it returns `true`; returns whether it did. Allocation-free (filters run it per document).
+pub(crate) fn any_value<'a>(
+    doc: &'a Map<String, Value>,
+    path: &str,
+    f: &mut dyn FnMut(&'a Value) -> bool,
+) -> bool {
+    fn collect<'a>(
+        m: &'a Map<String, Value>,
+        path: &str,
+        f: &mut dyn FnMut(&'a Value) -> bool,
+    ) -> bool {
         if let Some(v) = m.get(path) {
-            out.push(v);
+            if f(v) {
+                return true;
+            }
         }
         if !path.contains('.') {
-            return;
+            return false;
         }
         for (k, v) in m {
             if path.len() > k.len()
                 && path.starts_with(k.as_str())
                 && path.as_bytes()[k.len()] == b'.'
+                && descend(v, &path[k.len() + 1..], f)
             {
-                descend(v, &path[k.len() + 1..], out);
+                return true;
             }
         }
+        false
     }
-    fn descend<'a>(v: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
+    fn descend<'a>(v: &'a Value, path: &str, f: &mut dyn FnMut(&'a Value) -> bool) -> bool {
         match v {
-            Value::Object(m) => collect(m, path, out),
-            Value::Array(items) => {
-                for item in items {
-                    descend(item, path, out);
-                }
-            }
-            _ => {}
+            Value::Object(m) => collect(m, path, f),
+            Value::Array(items) => items.iter().any(|item| descend(item, path, f)),
+            _ => false,
         }
     }
-    let mut out = Vec::new();
-    collect(doc, path, &mut out);
-    out
+    collect(doc, path, f)
 }
 
-/// Scalars at a path, arrays flattened.
-pub(crate) fn leaves_at<'a>(doc: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
-    fn push<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
-        match v {
-            Value::Array(items) => items.iter().for_each(|i| push(i, out)),
-            other => out.push(other),
-        }
-    }
+/// Values at a (possibly dotted) attribute path; arrays are not flattened.
+pub(crate) fn values_at<'a>(doc: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
     let mut out = Vec::new();
-    for v in values_at(doc, path) {
-        push(v, &mut out);
-    }
+    any_value(doc, path, &mut |v| {
+        out.push(v);
+        false
+    });
     out
 }
 
@@ -470,39 +542,40 @@ impl SortKey {
     /// The value for `field` sorted `asc`/desc: a number if the field holds any (the smallest
     /// for asc, the largest for desc), else a string (lowercased, booleans as `"true"`), else
     /// null.
+    #[cfg(test)]
     pub(crate) fn of(doc: &Map<String, Value>, field: &str, asc: bool) -> SortKey {
+        SortKey::from_cell(&Cell::of(doc, field), asc)
+    }
+
+    pub(crate) fn from_cell(cell: &Cell, asc: bool) -> SortKey {
         let mut num: Option<f64> = None;
-        let mut string: Option<String> = None;
-        for v in leaves_at(doc, field) {
-            match v {
-                Value::Number(n) => {
-                    let f = n.as_f64().unwrap_or(0.0);
+        let mut string: Option<&str> = None;
+        for leaf in cell.leaves.iter() {
+            let s = match leaf {
+                Leaf::Num(f) => {
                     num = Some(match num {
-                        None => f,
-                        Some(x) if asc => x.min(f),
-                        Some(x) => x.max(f),
+                        None => *f,
+                        Some(x) if asc => x.min(*f),
+                        Some(x) => x.max(*f),
                     });
+                    continue;
                 }
-                Value::String(_) | Value::Bool(_) => {
-                    let s = match v {
-                        Value::String(s) => s.to_lowercase(),
-                        other => other.to_string(),
-                    };
-                    let better = match &string {
-                        None => true,
-                        Some(x) if asc => s < *x,
-                        Some(x) => s > *x,
-                    };
-                    if better {
-                        string = Some(s);
-                    }
-                }
-                _ => {}
+                Leaf::Str { lower, .. } => &**lower,
+                Leaf::Bool(true) => "true",
+                Leaf::Bool(false) => "false",
+            };
+            let better = match string {
+                None => true,
+                Some(x) if asc => s < x,
+                Some(x) => s > x,
+            };
+            if better {
+                string = Some(s);
             }
         }
         match (num, string) {
             (Some(f), _) => SortKey::Num(f),
-            (None, Some(s)) => SortKey::Str(s),
+            (None, Some(s)) => SortKey::Str(s.to_owned()),
             (None, None) => SortKey::Null,
         }
     }
@@ -611,10 +684,12 @@ mod tests {
         assert_eq!(words, ["i", "love", "you", "ö", "don", "t", "touch", "me"]);
         // byte offsets: 'Touch' starts at byte 20 (Ö is 2 bytes)
         assert_eq!((t[6].start, t[6].end), (20, 25));
-        // a hard separator (`:`) puts the next word 8 positions further
+        // a hard separator (`. `) puts the next word 8 positions further; `: ` is soft
         let t = tokenize("Star Wars Ep. V: The Empire Strikes Back");
         let pos: Vec<u32> = t.iter().map(|t| t.pos).collect();
-        assert_eq!(pos, [0, 1, 2, 3, 11, 12, 13, 14]);
+        assert_eq!(pos, [0, 1, 2, 10, 11, 12, 13, 14]);
+        let t = tokenize("Chocolate: Deep Dark Secrets");
+        assert_eq!(t[2].pos, 2);
     }
 
     #[test]
@@ -640,7 +715,7 @@ mod tests {
         let d = obj(json!({"a": {"b": [1, {"c": 2}]}, "x.y": 3, "t": [1, [2, 3]]}));
         assert_eq!(values_at(&d, "x.y"), vec![&json!(3)]);
         assert_eq!(values_at(&d, "a.b.c"), vec![&json!(2)]);
-        assert_eq!(leaves_at(&d, "t").len(), 3);
+        assert_eq!(crate::columns::Cell::of(&d, "t").leaves.len(), 3);
         let flat = flatten(&d);
         let mut paths: Vec<&str> = flat.iter().map(|(p, _)| p.as_str()).collect();
         paths.sort();

@@ -280,7 +280,7 @@ pub(crate) fn list(ctx: &Ctx, req: &Request, _: &Params) -> ApiResult<Reply> {
     let limit = q.usize("limit", "invalid_api_key_limit")?.unwrap_or(20);
     let st = ctx.state();
     let mut keys: Vec<&ApiKey> = st.keys.iter().collect();
-    keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
     let results: Vec<Value> = keys
         .iter()
         .skip(offset)

@@ -9,8 +9,26 @@
 //!   processes ([`RealNode`]) on loopback with temporary databases.
 //! * [`http`] is a tiny blocking HTTP client for tests.
 //!
-//! std only: threads and `std::net`, no async runtime.
+//! std only: threads and `std::net`, no async runtime (SHA-256/HMAC for API keys are
+//! implemented in `util`).
+//!
+//! # What the double implements
+//!
+//! Indexes, documents (JSON / NDJSON / CSV, primary-key inference), settings (all sub-routes),
+//! asynchronous tasks (one worker thread per node, optional processing delay, cancelation and
+//! deletion), filters, search (ranking rule by rule with Meilisearch's cost model, sort, facets,
+//! distinct, pagination, highlight / crop, matches positions, ranking score and details),
+//! multi-search (plain and a simple federation), facet search, stats, index swap and API keys
+//! with Meilisearch's key derivation. The recorded session `shared/meili-v1.50` replays against
+//! it with identical bodies (timestamps and generated uuids aside), see `tests_session.rs`.
+//!
+//! Module map: `server` (transport, routing, auth), `state` (node data), `tasks` (queue, worker,
+//! `/tasks`), `indexes`, `documents`, `settings`, `keys`, `filter`, `search/` (query parsing,
+//! ranking, facets, routes), `index` (documents, inverted index, value access), `columns`
+//! (per-attribute caches for filters, sort and facets), `params` (errors, parameter parsing),
+//! `util` (time, ids, hashing).
 
+mod columns;
 mod documents;
 mod filter;
 pub mod http;
@@ -30,7 +48,9 @@ mod wire;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_explore;
+mod tests_api;
+#[cfg(test)]
+mod tests_session;
 #[cfg(test)]
 mod tests_support;
 

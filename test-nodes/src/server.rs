@@ -6,8 +6,10 @@
 //! * transport: accept loop ([`accept_loop`]), one thread per connection ([`serve_conn`]),
 //!   keep-alive, `Content-Length` and chunked request bodies;
 //! * [`Inner::handle`]: request accounting and fault injection, then [`dispatch`];
-//! * [`ROUTES`]: the route table, the one place where (method, path pattern) → handler is
-//!   declared; handlers get the shared node state ([`Inner`]), the request and the path params.
+//! * [`routes`]: the route table, the one place where (method, path pattern, API key action) →
+//!   handler is declared; [`dispatch`] authenticates (master key or API key, index patterns)
+//!   and handlers get a [`Ctx`] (node + what the caller may see), the request and the path
+//!   params, and return a reply or an [`ApiError`].
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -53,17 +55,25 @@ pub enum Fault {
     /// Every request, on every route including `/health` and unknown paths, is answered with this
     /// status and a Meilisearch-shaped `{"message","code":"internal","type":"internal","link"}` body.
     Error(u16),
-    /// Write routes answer as if accepted (202 summarized task) but store nothing.
+    /// Write routes answer as if accepted (202 summarized task) and their tasks succeed with
+    /// the details a success would show, but change nothing (documents, settings, indexes).
+    /// Decided when the write arrives; reads and `/tasks` routes behave normally.
     DropWrites,
 }
 
 /// Meilisearch **test double** (not Meilisearch): an HTTP/1.1 server on `127.0.0.1`, started
 /// in-process, answering the Meilisearch API shapes recorded from v1.50, with fault injection.
 ///
-/// Routes so far: `GET /health`, `GET /version`; unknown paths → 404 with an empty body, known
-/// paths with another method → 405 with an empty body and an `allow` header. With a master key,
-/// every route but `/health` needs `Authorization: Bearer <master key>` (401 / 403 like
-/// Meilisearch). Stopped (port released, connections closed) when dropped.
+/// Routes: `/health`, `/version`, `/stats`, `/indexes[/{uid}[/stats]]`, `/swap-indexes`,
+/// `/indexes/{uid}/documents[/fetch|/delete-batch|/delete|/{id}]`, `/indexes/{uid}/search`
+/// (GET, POST), `/indexes/{uid}/facet-search`, `/multi-search`, `/indexes/{uid}/settings[/…]`,
+/// `/tasks[/cancel|/{uid}]`, `/keys[/{key}]` (see `routes()` in this module). Unknown paths →
+/// 404 with an empty body, known paths with another method → 405 with an empty body and an
+/// `allow` header. With a master key, every route but `/health` needs
+/// `Authorization: Bearer <master key or API key>` (401 / 403 like Meilisearch); without one
+/// nothing is checked. Writes are tasks processed asynchronously by a worker thread (see
+/// [`TestNode::set_task_delay`]). Stopped (port released, connections closed, worker joined)
+/// when dropped.
 pub struct TestNode {
     inner: Arc<Inner>,
     accept_thread: Option<JoinHandle<()>>,
@@ -204,6 +214,11 @@ impl TestNode {
             }
             thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inner_for_tests(&self) -> &Inner {
+        &self.inner
     }
 
     /// The value of the default API key called `name` (`"Default Search API Key"`,
@@ -619,7 +634,6 @@ impl Head {
         };
         Request {
             method: self.method,
-            target: self.target,
             path,
             query,
             headers: self.headers,
@@ -682,11 +696,8 @@ fn read_head(incoming: &mut Incoming<&TcpStream>) -> Result<Option<Head>, WireEr
 }
 
 /// A parsed request, as handlers see it.
-#[allow(dead_code)] // fields and helpers are for the routes still to come
 pub(crate) struct Request {
     pub(crate) method: String,
-    /// Request target as received (path and query string).
-    pub(crate) target: String,
     /// Raw (not percent-decoded) path, without the query string.
     pub(crate) path: String,
     /// Raw query string without the `?` (empty if none).
@@ -696,7 +707,6 @@ pub(crate) struct Request {
     pub(crate) body: Vec<u8>,
 }
 
-#[allow(dead_code)] // helpers for the routes still to come
 impl Request {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -715,14 +725,6 @@ impl Request {
                 (percent_decode(k, true), percent_decode(v, true))
             })
             .collect()
-    }
-
-    /// First value of a query parameter.
-    pub(crate) fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs()
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
     }
 }
 
@@ -779,7 +781,6 @@ impl Reply {
 /// Path parameters captured by `{name}` segments of a route pattern (percent-decoded).
 pub(crate) struct Params(Vec<(&'static str, String)>);
 
-#[allow(dead_code)] // for the parameterised routes still to come
 impl Params {
     /// The captured value; `""` if the pattern has no such parameter (a bug in the route table).
     pub(crate) fn get(&self, name: &str) -> &str {

@@ -1,29 +1,26 @@
 //! `facetDistribution` / `facetStats`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::index::{leaves_at, Index};
+use crate::columns::Leaf;
+use crate::index::Index;
 use crate::params::{ApiError, ApiResult};
 use crate::settings::attribute_matches;
-use crate::util::number_key;
+use crate::util::{number_key, FxBuild};
 
 use super::available_filterable;
 
 // ---------------------------------------------------------------------------------------------
 // Facets
 
-/// Normalized facet key and display value of a scalar.
-pub(super) fn facet_key(v: &Value) -> Option<(String, String)> {
-    match v {
-        Value::Number(n) => {
-            let k = number_key(n.as_f64()?);
-            Some((k.clone(), k))
-        }
-        Value::String(s) => Some((s.to_lowercase(), s.clone())),
-        Value::Bool(b) => Some((b.to_string(), b.to_string())),
-        _ => None,
+/// Normalized key of a leaf (distinct, facet grouping).
+pub(super) fn leaf_key(leaf: &Leaf) -> String {
+    match leaf {
+        Leaf::Num(f) => number_key(*f),
+        Leaf::Str { lower, .. } => lower.to_string(),
+        Leaf::Bool(b) => b.to_string(),
     }
 }
 
@@ -75,31 +72,75 @@ pub(super) struct FacetValues {
     pub(super) max: Option<f64>,
 }
 
-pub(super) fn facet_values(index: &Index, seqs: &[u64], attr: &str) -> FacetValues {
+/// A facet value as found in a document (borrowed: counting allocates nothing per document).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum Raw<'a> {
+    /// `f64` bits (-0.0 folded into 0.0).
+    Num(u64),
+    /// (raw, lowercased)
+    Str(&'a str, &'a str),
+    Bool(bool),
+}
+
+impl Raw<'_> {
+    /// Same facet value (strings compare case-insensitively).
+    fn same(&self, other: &Raw<'_>) -> bool {
+        match (self, other) {
+            (Raw::Str(_, a), Raw::Str(_, b)) => a == b,
+            (a, b) => a == b,
+        }
+    }
+}
+
+pub(super) fn facet_values(index: &Index, positions: &[u32], attr: &str) -> FacetValues {
     let mut fv = FacetValues {
         counts: HashMap::new(),
         numbers: HashMap::new(),
         min: None,
         max: None,
     };
-    for seq in seqs {
-        let Some(doc) = index.docs.get(seq) else {
+    let column = index.column(attr);
+    // raw value → (documents, first seen)
+    let mut raw: HashMap<Raw<'_>, (usize, usize), FxBuild> = HashMap::default();
+    let mut local: Vec<Raw<'_>> = Vec::new();
+    for pos in positions {
+        let Some(cell) = column.cells.get(*pos as usize) else {
             continue;
         };
-        let mut seen: HashSet<String> = HashSet::new();
-        for v in leaves_at(&doc.value, attr) {
-            let Some((key, display)) = facet_key(v) else {
-                continue;
+        local.clear();
+        for leaf in cell.leaves.iter() {
+            let r = match leaf {
+                Leaf::Num(f) => {
+                    fv.min = Some(fv.min.map_or(*f, |m: f64| m.min(*f)));
+                    fv.max = Some(fv.max.map_or(*f, |m: f64| m.max(*f)));
+                    Raw::Num(if *f == 0.0 { 0 } else { f.to_bits() })
+                }
+                Leaf::Str { raw, lower } => Raw::Str(raw, lower),
+                Leaf::Bool(b) => Raw::Bool(*b),
             };
-            if let Some(f) = v.as_f64() {
-                fv.min = Some(fv.min.map_or(f, |m: f64| m.min(f)));
-                fv.max = Some(fv.max.map_or(f, |m: f64| m.max(f)));
-                fv.numbers.insert(key.clone(), f);
-            }
-            if seen.insert(key.clone()) {
-                fv.counts.entry(key).or_insert((display, 0)).1 += 1;
+            if !local.iter().any(|x| x.same(&r)) {
+                local.push(r);
             }
         }
+        for r in local.drain(..) {
+            let order = raw.len();
+            raw.entry(r).or_insert((0, order)).0 += 1;
+        }
+    }
+    let mut merged: Vec<(Raw<'_>, (usize, usize))> = raw.into_iter().collect();
+    merged.sort_by_key(|(_, (_, first))| *first);
+    for (r, (count, _)) in merged {
+        let (key, display) = match r {
+            Raw::Num(bits) => {
+                let f = f64::from_bits(bits);
+                let k = number_key(f);
+                fv.numbers.insert(k.clone(), f);
+                (k.clone(), k)
+            }
+            Raw::Str(raw, lower) => (lower.to_owned(), raw.to_owned()),
+            Raw::Bool(b) => (b.to_string(), b.to_string()),
+        };
+        fv.counts.entry(key).or_insert((display, 0)).1 += count;
     }
     fv
 }
@@ -131,13 +172,13 @@ pub(super) fn ordered_values(index: &Index, attr: &str, fv: &FacetValues) -> Vec
 /// `(facetDistribution, facetStats)` over `seqs`.
 pub(super) fn facets(
     index: &Index,
-    seqs: &[u64],
+    positions: &[u32],
     names: &[String],
 ) -> (Map<String, Value>, Map<String, Value>) {
     let mut distribution = Map::new();
     let mut stats = Map::new();
     for attr in names {
-        let fv = facet_values(index, seqs, attr);
+        let fv = facet_values(index, positions, attr);
         let values: Map<String, Value> = ordered_values(index, attr, &fv)
             .into_iter()
             .map(|(k, c)| (k, json!(c)))

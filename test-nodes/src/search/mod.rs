@@ -14,21 +14,21 @@ mod query;
 mod ranking;
 mod routes;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
 use crate::filter::{self, Filter};
-use crate::index::{leaves_at, select_fields, tokenize, Index, SortRule};
+use crate::index::{select_fields, tokenize, Index, Occ, SortRule};
 use crate::params::{ApiError, ApiResult};
 use crate::settings::{attribute_matches, Settings};
 
-use facets::{facet_key, facet_names, facets};
+use facets::{facet_names, facets};
 pub(crate) use query::Query;
 use query::Strategy;
 use ranking::{
-    build_term, compare_keys, global_score, Cand, Engine, Ranked, Rule, Term, WordMatch,
+    build_term, compare_keys, global_score, Cand, Engine, Entry, Ranked, Rule, Term, WordMatch,
 };
 pub(crate) use routes::{facet_search, get, multi, post};
 
@@ -44,8 +44,12 @@ pub(crate) struct Executed<'a> {
     query: Query,
     /// Ordered hits (after threshold and distinct).
     hits: Vec<Ranked>,
-    /// Documents matching query and filter (the facet universe).
-    universe: Vec<u64>,
+    /// Term occurrences of the candidates (see [`Cand`]).
+    arena: Vec<Entry>,
+    /// Hits before distinct (`estimatedTotalHits`).
+    estimated: usize,
+    /// Positions of the documents matching query and filter (the facet universe).
+    universe: Vec<u32>,
     /// Matched words for highlighting.
     highlight_words: HashMap<Box<str>, WordMatch>,
     started: Instant,
@@ -164,89 +168,117 @@ pub(crate) fn execute<'a>(index: &'a Index, query: &Query) -> ApiResult<Executed
         rules.retain(|r| !r.is_rank());
     }
     let weights = searchable.as_ref().map_or(1, |l| l.len().max(1)) as u64;
+    let columns = rules
+        .iter()
+        .map(|r| match r {
+            Rule::Sort(s) => Some(index.column(&s.field)),
+            _ => None,
+        })
+        .collect();
     let engine = Engine {
         index,
         terms,
         rules,
         weights,
+        columns,
     };
+    let compiled = filter.as_ref().map(|f| f.compile(index));
+    let order = index.order();
 
     // Candidates.
     let mut ranked: Vec<Ranked> = Vec::new();
+    let mut arena: Vec<Entry> = Vec::new();
     if placeholder {
-        for (seq, doc) in &index.docs {
-            if filter.as_ref().is_none_or(|f| f.matches(&doc.value)) {
+        for (pos, seq) in order.iter().enumerate() {
+            if compiled.as_ref().is_none_or(|f| f.matches(pos)) {
                 ranked.push(Ranked {
                     seq: *seq,
+                    pos: pos as u32,
                     keys: Vec::new(),
                     cand: None,
                 });
             }
         }
     } else {
+        let positions = index.positions();
         let n = engine.terms.len();
-        let mut cands: BTreeMap<u64, Cand> = BTreeMap::new();
+        // Candidates contain the first term; a slot table maps internal ids to them.
+        let mut slot: Vec<u32> = vec![u32::MAX; index.seq_bound() as usize];
+        let mut seqs: Vec<u64> = Vec::new();
         for (i, term) in engine.terms.iter().enumerate() {
             for (word, wm) in &term.words {
                 let Some(postings) = index.words.get(word) else {
                     continue;
                 };
                 for (seq, occs) in postings {
-                    let c = if i == 0 {
-                        cands.entry(*seq).or_insert_with(|| Cand {
-                            k: 0,
-                            occs: vec![Vec::new(); n],
-                        })
-                    } else {
-                        match cands.get_mut(seq) {
-                            Some(c) => c,
-                            None => continue,
+                    let s = &mut slot[*seq as usize];
+                    if *s == u32::MAX {
+                        if i > 0 {
+                            continue;
                         }
+                        *s = seqs.len() as u32;
+                        seqs.push(*seq);
+                    }
+                    let cand = *s;
+                    let keep = |o: &Occ| match &query.attributes_to_search_on {
+                        None => true,
+                        Some(on) => index.docs.get(seq).is_some_and(|d| {
+                            d.fields
+                                .get(usize::from(o.field))
+                                .is_some_and(|f| on.iter().any(|a| attribute_matches(a, &f.path)))
+                        }),
                     };
-                    c.occs[i].extend(occs.iter().map(|o| (*o, *wm)));
+                    arena.extend(occs.iter().filter(|o| keep(o)).map(|o| Entry {
+                        cand,
+                        term: i as u8,
+                        occ: *o,
+                        wm: *wm,
+                    }));
                 }
             }
         }
-        for (seq, mut c) in cands {
-            let Some(doc) = index.docs.get(&seq) else {
-                continue;
-            };
-            if let Some(on) = &query.attributes_to_search_on {
-                for o in &mut c.occs {
-                    o.retain(|(occ, _)| {
-                        doc.fields
-                            .get(usize::from(occ.field))
-                            .is_some_and(|f| on.iter().any(|a| attribute_matches(a, &f.path)))
-                    });
-                }
+        arena.sort_by_key(|e| (e.cand, e.term));
+        let mut start = 0;
+        while start < arena.len() {
+            let cand = arena[start].cand;
+            let mut end = start;
+            let mut present = 0u32;
+            while end < arena.len() && arena[end].cand == cand {
+                present |= 1 << arena[end].term;
+                end += 1;
             }
-            c.k = c.occs.iter().take_while(|o| !o.is_empty()).count();
+            let k = (!present).trailing_zeros() as usize;
+            let seq = seqs[cand as usize];
+            let pos = positions[seq as usize];
             let keep = match query.strategy {
-                Strategy::All => c.k == n,
-                Strategy::Last | Strategy::Frequency => c.k > 0,
+                Strategy::All => k == n,
+                Strategy::Last | Strategy::Frequency => k > 0,
             };
-            if keep && filter.as_ref().is_none_or(|f| f.matches(&doc.value)) {
+            if keep && pos != u32::MAX && compiled.as_ref().is_none_or(|f| f.matches(pos as usize))
+            {
                 ranked.push(Ranked {
                     seq,
+                    pos,
                     keys: Vec::new(),
-                    cand: Some(c),
+                    cand: Some(Cand { k, start, end }),
                 });
             }
+            start = end;
         }
+        // Same order as the placeholder path: by internal id.
+        ranked.sort_by_key(|r| r.pos);
     }
-    let universe: Vec<u64> = ranked.iter().map(|r| r.seq).collect();
+    let universe: Vec<u32> = ranked.iter().map(|r| r.pos).collect();
 
     // Order.
     if !engine.rules.is_empty() {
         for r in &mut ranked {
-            if let Some(doc) = index.docs.get(&r.seq) {
-                r.keys = engine.rank_parts(r.cand.as_ref(), doc, false).0;
-            }
+            r.keys = engine.rank_parts(r.cand.as_ref(), &arena, r.pos, false).0;
         }
         if let Some(t) = query.threshold {
             ranked.retain(|r| global_score(&r.keys) >= t);
         }
-        let cmp = |a: &Ranked, b: &Ranked| compare_keys(&a.keys, &b.keys).then(a.seq.cmp(&b.seq));
+        let cmp = |a: &Ranked, b: &Ranked| compare_keys(&a.keys, &b.keys).then(a.pos.cmp(&b.pos));
         let need = window_end(query, settings);
         if distinct.is_none() && need < ranked.len() / 2 {
             if need == 0 {
@@ -265,15 +297,35 @@ pub(crate) fn execute<'a>(index: &'a Index, query: &Query) -> ApiResult<Executed
             ranked.clear();
         }
     }
+    let mut estimated = ranked.len();
     if let Some(d) = &distinct {
-        let mut seen = HashSet::new();
-        ranked.retain(|r| {
-            let doc = &index.docs[&r.seq];
-            match leaves_at(&doc.value, d).into_iter().find_map(facet_key) {
-                Some((key, _)) => seen.insert(key),
-                None => true,
+        let column = index.column(d);
+        let key_of = |r: &Ranked| {
+            column
+                .cells
+                .get(r.pos as usize)
+                .and_then(|c| c.leaves.first())
+                .map(facets::leaf_key)
+        };
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for r in &ranked {
+            if let Some(k) = key_of(r) {
+                *counts.entry(k).or_default() += 1;
             }
+        }
+        let mut seen = HashSet::new();
+        ranked.retain(|r| match key_of(r) {
+            Some(key) => seen.insert(key),
+            None => true,
         });
+        // Like Meilisearch's offset-mode estimate (fixture 115): only the duplicates of the
+        // documents that fill the requested window are taken out of the count.
+        let window = window_end(query, settings);
+        for r in ranked.iter().take(window) {
+            if let Some(k) = key_of(r) {
+                estimated -= counts.get(&k).copied().unwrap_or(1) - 1;
+            }
+        }
     }
     let mut highlight_words: HashMap<Box<str>, WordMatch> = HashMap::new();
     for t in &engine.terms {
@@ -292,6 +344,8 @@ pub(crate) fn execute<'a>(index: &'a Index, query: &Query) -> ApiResult<Executed
         engine,
         query: query.clone(),
         hits: ranked,
+        arena,
+        estimated,
         universe,
         highlight_words,
         started,
@@ -399,7 +453,9 @@ impl Executed<'_> {
             hit.insert("_rankingScore".into(), json!(self.score(r)));
         }
         if q.show_ranking_score_details {
-            let (_, details) = self.engine.rank_parts(r.cand.as_ref(), doc, true);
+            let (_, details) = self
+                .engine
+                .rank_parts(r.cand.as_ref(), &self.arena, r.pos, true);
             hit.insert("_rankingScoreDetails".into(), Value::Object(details));
         }
         hit
@@ -545,12 +601,18 @@ impl Executed<'_> {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn response_for_tests(&self) -> Map<String, Value> {
+        self.response()
+    }
+
     /// The search response body (without `requestUid`).
     fn response(&self) -> Map<String, Value> {
         let index = self.engine.index;
         let q = &self.query;
         let max_total = index.settings.max_total_hits();
         let total = self.total().min(max_total);
+        let estimated = self.estimated.min(max_total);
         let (offset, limit) = self.window();
         let end = offset.saturating_add(limit).min(total);
         let hits: Vec<Value> = self
@@ -571,7 +633,7 @@ impl Executed<'_> {
             (None, None) => {
                 out.insert("limit".into(), json!(q.limit));
                 out.insert("offset".into(), json!(q.offset));
-                out.insert("estimatedTotalHits".into(), json!(total));
+                out.insert("estimatedTotalHits".into(), json!(estimated));
             }
             _ => {
                 let hpp = q.hits_per_page.unwrap_or(20);

@@ -6,9 +6,11 @@ use std::ops::Bound;
 
 use serde_json::{json, Map, Value};
 
-use crate::index::{Doc, Index, Occ, SortKey, SortRule};
-use crate::settings::TypoSettings;
+use std::sync::Arc;
 
+use crate::columns::Column;
+use crate::index::{Index, Occ, SortKey, SortRule};
+use crate::settings::TypoSettings;
 
 // ---------------------------------------------------------------------------------------------
 // Query terms
@@ -202,16 +204,43 @@ pub(super) fn global_score(keys: &[Key]) -> f64 {
     }))
 }
 
-/// Occurrences of each query term in one document.
+/// One occurrence of a query term in a candidate document (see [`Cand`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Entry {
+    pub(super) cand: u32,
+    pub(super) term: u8,
+    pub(super) occ: Occ,
+    pub(super) wm: WordMatch,
+}
+
+/// A candidate of a text search: its occurrences are `arena[start..end]`, ordered by term.
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Cand {
     /// Number of leading query terms the document contains (`words` rule).
     pub(super) k: usize,
-    pub(super) occs: Vec<Vec<(Occ, WordMatch)>>,
+    pub(super) start: usize,
+    pub(super) end: usize,
+}
+
+impl Cand {
+    /// Occurrences of each of the first `k` terms (at most 10 terms, so no allocation).
+    pub(super) fn per_term<'a>(&self, arena: &'a [Entry]) -> [&'a [Entry]; 10] {
+        let mut out: [&[Entry]; 10] = [&[]; 10];
+        let all = &arena[self.start..self.end];
+        for (t, slot) in out.iter_mut().enumerate().take(self.k) {
+            let lo = all.partition_point(|e| usize::from(e.term) < t);
+            let hi = all.partition_point(|e| usize::from(e.term) <= t);
+            *slot = &all[lo..hi];
+        }
+        out
+    }
 }
 
 /// A matching document with its ranking keys.
 pub(super) struct Ranked {
     pub(super) seq: u64,
+    /// Position in the index's columns.
+    pub(super) pos: u32,
     pub(super) keys: Vec<Key>,
     pub(super) cand: Option<Cand>,
 }
@@ -223,6 +252,8 @@ pub(super) struct Engine<'a> {
     pub(super) rules: Vec<Rule>,
     /// Number of searchable attributes (1 with `["*"]`: every field has weight 0).
     pub(super) weights: u64,
+    /// The column of each sort rule (same positions as `rules`).
+    pub(super) columns: Vec<Option<Arc<Column>>>,
 }
 
 /// Meilisearch's word-pair proximity cap (v1.7+): proximities 1..=3 are distinguished.
@@ -254,22 +285,40 @@ fn proximity(lhs: u32, rhs: u32) -> u32 {
     }
 }
 
-/// One rule's outcome for a document: its rank(s) and the detail fields.
+/// One rule's outcome for a document: its rank(s) and, when asked for, the detail fields.
 struct Outcome {
-    ranks: Vec<(u64, u64)>,
-    extra: Map<String, Value>,
+    /// One or two (rank, max) pairs (`exactness` of a non-exact match has two).
+    ranks: [(u64, u64); 2],
+    len: usize,
+    extra: Option<Map<String, Value>>,
 }
 
 impl Outcome {
-    fn one(rank: u64, max: u64) -> Outcome {
+    fn one(rank: u64, max: u64, details: bool) -> Outcome {
         Outcome {
-            ranks: vec![(rank, max)],
-            extra: Map::new(),
+            ranks: [(rank, max), (1, 1)],
+            len: 1,
+            extra: details.then(Map::new),
         }
     }
 
-    fn with(mut self, key: &str, value: Value) -> Outcome {
-        self.extra.insert(key.to_owned(), value);
+    fn two(a: (u64, u64), b: (u64, u64), details: bool) -> Outcome {
+        Outcome {
+            ranks: [a, b],
+            len: 2,
+            extra: details.then(Map::new),
+        }
+    }
+
+    fn ranks(&self) -> &[(u64, u64)] {
+        &self.ranks[..self.len]
+    }
+
+    /// Adds a detail field (computed only when details are asked for).
+    fn with(mut self, key: &str, value: impl FnOnce() -> Value) -> Outcome {
+        if let Some(extra) = &mut self.extra {
+            extra.insert(key.to_owned(), value());
+        }
         self
     }
 }
@@ -304,16 +353,28 @@ impl<'a> Engine<'a> {
     pub(super) fn rank_parts(
         &self,
         c: Option<&Cand>,
-        doc: &Doc,
+        arena: &[Entry],
+        pos: u32,
         details: bool,
     ) -> (Vec<Key>, Map<String, Value>) {
+        let per_term = c.map(|c| c.per_term(arena));
+        let matched: &[&[Entry]] = match (&per_term, c) {
+            (Some(p), Some(c)) => &p[..c.k],
+            _ => &[],
+        };
         let mut keys = Vec::with_capacity(self.rules.len() + 1);
         let mut out = Map::new();
         let mut order = 0;
-        for rule in &self.rules {
+        for (i, rule) in self.rules.iter().enumerate() {
             match (rule, c) {
                 (Rule::Sort(s), _) => {
-                    let k = SortKey::of(&doc.value, &s.field, s.asc);
+                    let k = match self.columns[i]
+                        .as_ref()
+                        .and_then(|col| col.cells.get(pos as usize))
+                    {
+                        Some(cell) => SortKey::from_cell(cell, s.asc),
+                        None => SortKey::Null,
+                    };
                     if details {
                         out.insert(s.name(), json!({"order": order, "value": k.to_json()}));
                     }
@@ -321,18 +382,19 @@ impl<'a> Engine<'a> {
                 }
                 (_, None) => continue,
                 (rule, Some(c)) => {
-                    let outcome = self.rank(rule, c, doc);
-                    if details {
+                    let _ = c;
+                    let outcome = self.rank(rule, matched, details);
+                    if let Some(extra) = &outcome.extra {
                         let mut obj = Map::new();
                         obj.insert("order".into(), json!(order));
-                        obj.extend(outcome.extra);
+                        obj.extend(extra.clone());
                         obj.insert(
                             "score".into(),
-                            json!(merged_score(outcome.ranks.iter().copied())),
+                            json!(merged_score(outcome.ranks().iter().copied())),
                         );
                         out.insert(rule_name(rule).to_owned(), Value::Object(obj));
                     }
-                    keys.extend(outcome.ranks.iter().map(|(r, m)| Key::Rank(*r, *m)));
+                    keys.extend(outcome.ranks().iter().map(|(r, m)| Key::Rank(*r, *m)));
                 }
             }
             order += 1;
@@ -340,28 +402,27 @@ impl<'a> Engine<'a> {
         (keys, out)
     }
 
-    fn rank(&self, rule: &Rule, c: &Cand, doc: &Doc) -> Outcome {
+    fn rank(&self, rule: &Rule, matched: &[&[Entry]], details: bool) -> Outcome {
         let n = self.terms.len() as u64;
-        let k = c.k;
-        let matched = &c.occs[..k];
+        let k = matched.len();
         let k64 = k as u64;
         match rule {
-            Rule::Words => Outcome::one(k64, n)
-                .with("matchingWords", json!(k))
-                .with("maxMatchingWords", json!(n)),
+            Rule::Words => Outcome::one(k64, n, details)
+                .with("matchingWords", || json!(k))
+                .with("maxMatchingWords", || json!(n)),
             Rule::Typo => {
                 let typos: u64 = matched
                     .iter()
-                    .map(|o| o.iter().map(|(_, w)| u64::from(w.typos)).min().unwrap_or(0))
+                    .map(|o| o.iter().map(|e| u64::from(e.wm.typos)).min().unwrap_or(0))
                     .sum();
                 let max: u64 = self.terms[..k]
                     .iter()
                     .map(|t| u64::from(t.allowed_typos.max(1)))
                     .sum();
                 let t = typos.min(max);
-                Outcome::one(max + 1 - t, max + 1)
-                    .with("typoCount", json!(t))
-                    .with("maxTypoCount", json!(max))
+                Outcome::one(max + 1 - t, max + 1, details)
+                    .with("typoCount", || json!(t))
+                    .with("maxTypoCount", || json!(max))
             }
             Rule::Proximity => {
                 let per_pair = u64::from(MAX_DISTANCE - 1);
@@ -369,82 +430,83 @@ impl<'a> Engine<'a> {
                 let mut cost = 0u64;
                 for pair in matched.windows(2) {
                     let mut best = MAX_DISTANCE;
-                    for (a, _) in &pair[0] {
-                        for (b, _) in pair[1].iter().filter(|(b, _)| b.field == a.field) {
-                            best = best.min(proximity(a.pos, b.pos));
+                    for a in pair[0] {
+                        for b in pair[1].iter().filter(|b| b.occ.field == a.occ.field) {
+                            best = best.min(proximity(a.occ.pos, b.occ.pos));
                         }
                     }
                     cost += u64::from(best - 1);
                 }
-                Outcome::one(max + 1 - cost, max + 1)
+                Outcome::one(max + 1 - cost, max + 1, details)
             }
-            Rule::AttributeRank => Outcome::one(self.fid(matched).0, self.fid(matched).1),
+            Rule::AttributeRank => {
+                let (r, m) = self.fid(matched);
+                Outcome::one(r, m, details)
+            }
             Rule::WordPosition => {
                 let (r, m) = word_position(matched);
-                Outcome::one(r, m)
+                Outcome::one(r, m, details)
             }
             Rule::Attribute => {
                 let fid = self.fid(matched);
                 let pos = word_position(matched);
-                Outcome {
-                    ranks: vec![fid, pos],
-                    extra: Map::new(),
-                }
-                .with(
-                    "attributeRankingOrderScore",
-                    json!(fid.0 as f64 / fid.1 as f64),
-                )
-                .with("queryWordDistanceScore", json!(pos.0 as f64 / pos.1 as f64))
+                Outcome::two(fid, pos, details)
+                    .with("attributeRankingOrderScore", || {
+                        json!(fid.0 as f64 / fid.1 as f64)
+                    })
+                    .with("queryWordDistanceScore", || {
+                        json!(pos.0 as f64 / pos.1 as f64)
+                    })
             }
             Rule::Exactness => {
                 // exactAttribute: a field equal to / starting with the matched words, in order,
                 // without typos; then, for the others, the number of words matched exactly.
                 let mut kind = 0; // 0 none, 1 starts, 2 exact
                 if let Some(first) = matched.first() {
-                    for (occ, _) in first.iter().filter(|(o, w)| w.exact && o.pos == 0) {
+                    for occ in first
+                        .iter()
+                        .filter(|e| e.wm.exact && e.occ.pos == 0)
+                        .map(|e| e.occ)
+                    {
                         let starts = matched.iter().enumerate().all(|(i, o)| {
-                            o.iter().any(|(x, w)| {
-                                w.exact && x.field == occ.field && x.pos == i as u32
+                            o.iter().any(|x| {
+                                x.wm.exact && x.occ.field == occ.field && x.occ.pos == i as u32
                             })
                         });
                         if starts {
-                            let len = doc.fields.get(usize::from(occ.field)).map(|f| f.len);
-                            kind = kind.max(if len == Some(k as u32) { 2 } else { 1 });
+                            kind = kind.max(if occ.len == k as u32 { 2 } else { 1 });
                         }
                     }
                 }
                 match kind {
-                    2 => Outcome::one(3, 3).with("matchType", json!("exactMatch")),
-                    1 => Outcome::one(2, 3).with("matchType", json!("matchesStart")),
+                    2 => Outcome::one(3, 3, details).with("matchType", || json!("exactMatch")),
+                    1 => Outcome::one(2, 3, details).with("matchType", || json!("matchesStart")),
                     _ => {
                         let exact_words = matched
                             .iter()
-                            .filter(|o| o.iter().any(|(_, w)| w.exact))
+                            .filter(|o| o.iter().any(|e| e.wm.exact))
                             .count() as u64;
-                        Outcome {
-                            ranks: vec![(1, 3), (exact_words + 1, k64 + 1)],
-                            extra: Map::new(),
-                        }
-                        .with("matchType", json!("noExactMatch"))
-                        .with("matchingWords", json!(exact_words))
-                        .with("maxMatchingWords", json!(k))
+                        Outcome::two((1, 3), (exact_words + 1, k64 + 1), details)
+                            .with("matchType", || json!("noExactMatch"))
+                            .with("matchingWords", || json!(exact_words))
+                            .with("maxMatchingWords", || json!(k))
                     }
                 }
             }
-            Rule::Sort(_) => Outcome::one(1, 1),
+            Rule::Sort(_) => Outcome::one(1, 1, details),
         }
     }
 
     /// `attributeRank`: the weight (rank in `searchableAttributes`) of the best field of each
     /// matched term, summed.
-    fn fid(&self, matched: &[Vec<(Occ, WordMatch)>]) -> (u64, u64) {
+    fn fid(&self, matched: &[&[Entry]]) -> (u64, u64) {
         let top = self.weights - 1;
         let max = top * matched.len() as u64;
         let cost: u64 = matched
             .iter()
             .map(|o| {
                 o.iter()
-                    .map(|(x, _)| u64::from(x.weight))
+                    .map(|e| u64::from(e.occ.weight))
                     .min()
                     .unwrap_or(top)
                     .min(top)
@@ -455,14 +517,14 @@ impl<'a> Engine<'a> {
 }
 
 /// `wordPosition`: how far each matched term is from where the query has it.
-pub(super) fn word_position(matched: &[Vec<(Occ, WordMatch)>]) -> (u64, u64) {
+pub(super) fn word_position(matched: &[&[Entry]]) -> (u64, u64) {
     let max = 10 * matched.len() as u64;
     let cost: u64 = matched
         .iter()
         .enumerate()
         .map(|(i, o)| {
             o.iter()
-                .map(|(x, _)| cost_from_distance(x.pos.abs_diff(i as u32)))
+                .map(|e| cost_from_distance(e.occ.pos.abs_diff(i as u32)))
                 .min()
                 .unwrap_or(10)
         })

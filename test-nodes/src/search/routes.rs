@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::index::tokenize;
 use crate::params::{json_body, ApiError, ApiResult, Fields, QueryParams};
 use crate::server::{Ctx, Params, Reply, Request};
 use crate::util::uuid_v7;
@@ -151,11 +150,16 @@ pub(crate) fn multi(ctx: &Ctx, req: &Request, _: &Params) -> ApiResult<Reply> {
         .take(limit)
         .map(|(score, qi, pos)| {
             let ex = &executed_list[*qi];
-            let mut hit = ex.render_hit(&ex.hits[*pos]);
+            let rendered = ex.render_hit(&ex.hits[*pos]);
+            // `_federation` comes before the ranking score fields (fixture 126).
+            let (scores, mut hit): (Map<String, Value>, Map<String, Value>) = rendered
+                .into_iter()
+                .partition(|(k, _)| k.starts_with("_rankingScore"));
             hit.insert(
                 "_federation".into(),
                 json!({"indexUid": parsed[*qi].0, "queriesPosition": qi, "weightedRankingScore": score}),
             );
+            hit.extend(scores);
             Value::Object(hit)
         })
         .collect();
@@ -194,7 +198,7 @@ pub(crate) fn multi(ctx: &Ctx, req: &Request, _: &Params) -> ApiResult<Reply> {
                 .unwrap_or_default();
             let index = st.index(uid)?;
             let names = facet_names(index, &requested)?;
-            let mut universe: Vec<u64> = executed_list
+            let mut universe: Vec<u32> = executed_list
                 .iter()
                 .zip(&parsed)
                 .filter(|(_, (u, _, _))| u == uid)
@@ -308,11 +312,7 @@ pub(crate) fn facet_search(ctx: &Ctx, req: &Request, p: &Params) -> ApiResult<Re
                 .counts
                 .iter()
                 .filter(|(key, _)| !fv.numbers.contains_key(*key))
-                .filter(|(key, _)| {
-                    needle.is_empty()
-                        || key.starts_with(&needle)
-                        || tokenize(key).iter().any(|t| t.word.starts_with(&needle))
-                })
+                .filter(|(key, _)| key.starts_with(&needle))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             numbers: HashMap::new(),
