@@ -1,6 +1,6 @@
 //! sonic-rs vs serde_json on one node search response (the parser choice for `miroir-merge`):
-//! a DOM parse, the borrowed parse the merge needs (hits as raw slices + the top-level numbers),
-//! and a validate-only pass.
+//! a DOM parse, the borrowed parse a merge needs (hits as raw slices + the top-level numbers),
+//! a validate-only pass — and, for comparison, miroir-merge's own validating walker.
 
 mod merge_data;
 
@@ -8,6 +8,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use merge_data::{node_bodies, Shape};
+use miroir_merge::{merge_search, MergeRequest};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
@@ -64,6 +65,16 @@ fn parse(c: &mut Criterion) {
         });
         g.bench_function(name("validate_sonic_rs"), |x| {
             x.iter(|| sonic_rs::from_slice::<IgnoredAny>(black_box(b)).is_ok())
+        });
+        // What miroir-merge does instead: its own validating walker over the whole body
+        // (a one-node merge with limit 0: every byte validated, one hit's layout read).
+        let req = MergeRequest::new(0, 0);
+        let mut out = Vec::with_capacity(4096);
+        g.bench_function(name("walk_miroir_merge"), |x| {
+            x.iter(|| {
+                out.clear();
+                merge_search(black_box(&req), &[black_box(b)], &mut out).is_ok()
+            })
         });
     }
     g.finish();

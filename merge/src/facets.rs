@@ -224,6 +224,85 @@ pub(crate) fn merge_stats(
     Ok(())
 }
 
+#[derive(serde::Deserialize)]
+struct FacetHit<'a> {
+    #[serde(borrow)]
+    value: Cow<'a, str>,
+    count: u64,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FacetSearch<'a> {
+    #[serde(borrow)]
+    facet_hits: Vec<FacetHit<'a>>,
+    #[serde(borrow)]
+    facet_query: Option<&'a RawValue>,
+    processing_time_ms: Option<u64>,
+}
+
+/// Merges facet-search responses (`{facetHits: [{value, count}], facetQuery,
+/// processingTimeMs}`): counts summed per value, values only one node has included, ordered
+/// like [`merge_distribution`] orders a facet's values; `facetQuery` from the first node,
+/// `processingTimeMs` the max. The bodies must already be validated.
+pub(crate) fn merge_facet_search(
+    bodies: &[&[u8]],
+    max_hits: Option<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), (usize, String)> {
+    let mut counts: BTreeMap<Cow<'_, str>, u64> = BTreeMap::new();
+    let (mut all_alpha, mut all_by_count) = (true, true);
+    let mut query: Option<&RawValue> = None;
+    let mut time = 0u64;
+    for (node, body) in bodies.iter().enumerate() {
+        let parsed: FacetSearch<'_> =
+            serde_json::from_slice(body).map_err(|e| (node, format!("facet search: {e}")))?;
+        for w in parsed.facet_hits.windows(2) {
+            if let [a, b] = w {
+                if cmp_alpha(&a.value, &b.value) == Ordering::Greater {
+                    all_alpha = false;
+                }
+                if a.count < b.count {
+                    all_by_count = false;
+                }
+            }
+        }
+        for h in parsed.facet_hits {
+            let c = counts.entry(h.value).or_insert(0);
+            *c = c.saturating_add(h.count);
+        }
+        query = query.or(parsed.facet_query);
+        time = time.max(parsed.processing_time_ms.unwrap_or(0));
+    }
+    let mut sorted: Vec<(Cow<'_, str>, u64)> = counts.into_iter().collect();
+    if all_by_count && !all_alpha {
+        sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| cmp_alpha(ka, kb)));
+    } else {
+        sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb));
+    }
+    out.extend_from_slice(b"{\"facetHits\":[");
+    for (i, (value, count)) in sorted
+        .iter()
+        .take(max_hits.unwrap_or(usize::MAX))
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"value\":");
+        write_str(out, value);
+        out.extend_from_slice(b",\"count\":");
+        write_u64(out, *count);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"facetQuery\":");
+    out.extend_from_slice(query.map_or("null", |q| q.get()).as_bytes());
+    out.extend_from_slice(b",\"processingTimeMs\":");
+    write_u64(out, time);
+    out.push(b'}');
+    Ok(())
+}
+
 /// Writes `s` as a JSON string.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     let needs_escape = s.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\');
@@ -270,4 +349,64 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, mut v: u64) {
         }
     }
     out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merged(raws: &[&str]) -> String {
+        let raws: Vec<(usize, &[u8])> = raws
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, r.as_bytes()))
+            .collect();
+        let mut out = Vec::new();
+        merge_distribution(&raws, None, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn value_order() {
+        // Alphabetical: numbers numerically, then strings case-insensitively.
+        assert_eq!(
+            merged(&[r#"{"f":{"5":1,"Banana":1}}"#, r#"{"f":{"10":2,"apple":1}}"#]),
+            r#"{"f":{"5":1,"10":2,"apple":1,"Banana":1}}"#
+        );
+        // Every node listed by count (sortFacetValuesBy: count): by summed count.
+        assert_eq!(
+            merged(&[r#"{"f":{"b":5,"a":1}}"#, r#"{"f":{"c":9,"a":8}}"#]),
+            r#"{"f":{"a":9,"c":9,"b":5}}"#
+        );
+        // Facet names sorted, values only one node has kept, counts summed.
+        assert_eq!(
+            merged(&[r#"{"z":{"x":1},"a":{"q\"":2}}"#, r#"{"a":{"q\"":3,"r":1}}"#]),
+            r#"{"a":{"q\"":5,"r":1},"z":{"x":1}}"#
+        );
+    }
+
+    #[test]
+    fn truncates_to_max_values() {
+        let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"f":{"a":1,"b":2,"c":3}}"#.as_slice())];
+        let mut out = Vec::new();
+        merge_distribution(&raws, Some(2), &mut out).unwrap();
+        assert_eq!(out, br#"{"f":{"a":1,"b":2}}"#);
+    }
+
+    #[test]
+    fn stats_keep_number_text() {
+        let raws: Vec<(usize, &[u8])> = vec![
+            (0, br#"{"y":{"min":1915.0,"max":2000.0}}"#.as_slice()),
+            (
+                1,
+                br#"{"y":{"min":1920.0,"max":2010.0},"r":{"min":1.5,"max":9}}"#.as_slice(),
+            ),
+        ];
+        let mut out = Vec::new();
+        merge_stats(&raws, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"r":{"min":1.5,"max":9},"y":{"min":1915.0,"max":2010.0}}"#
+        );
+    }
 }

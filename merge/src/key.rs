@@ -5,11 +5,46 @@ use std::cmp::Ordering;
 
 use crate::walk::{decode_str, key_is, parse_f64, skip_value, Bad, Elements, Members, R};
 
+/// A JSON number kept as its text until two differ: equal texts compare equal without parsing
+/// (the common case for the rules before the deciding one).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Num<'a> {
+    Raw(&'a [u8]),
+    F(f64),
+}
+
+impl Num<'_> {
+    #[inline]
+    pub(crate) fn get(&self) -> f64 {
+        match *self {
+            Num::Raw(r) => parse_f64(r).unwrap_or(f64::NAN),
+            Num::F(v) => v,
+        }
+    }
+}
+
+impl PartialEq for Num<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        cmp_num(self, other) == Ordering::Equal
+    }
+}
+
+/// Numeric total order.
+#[inline]
+pub(crate) fn cmp_num(a: &Num<'_>, b: &Num<'_>) -> Ordering {
+    if let (Num::Raw(x), Num::Raw(y)) = (a, b) {
+        if x == y {
+            return Ordering::Equal;
+        }
+    }
+    a.get().total_cmp(&b.get())
+}
+
 /// A sort value, ordered like Meilisearch orders `sort` values (fixtures 104/105): numbers, then
 /// strings (compared lowercased), then null/missing — for **both** directions.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SortVal<'a> {
-    Num(f64),
+    Num(Num<'a>),
     Str(Cow<'a, str>),
     Null,
 }
@@ -18,7 +53,7 @@ pub(crate) enum SortVal<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Comp<'a> {
     /// A rank rule (`words`, `typo`, ..., `exactness`, legacy `attribute`): higher score first.
-    Rank(f64),
+    Rank(Num<'a>),
     /// A sort rule (`"field:asc"`/`"field:desc"` from `sort` or a custom ranking rule).
     Sort { desc: bool, val: SortVal<'a> },
 }
@@ -46,7 +81,7 @@ pub(crate) fn cmp_lower(a: &str, b: &str) -> Ordering {
 
 fn cmp_sort_val(a: &SortVal<'_>, b: &SortVal<'_>, desc: bool) -> Ordering {
     let ord = match (a, b) {
-        (SortVal::Num(x), SortVal::Num(y)) => x.total_cmp(y),
+        (SortVal::Num(x), SortVal::Num(y)) => cmp_num(x, y),
         (SortVal::Str(x), SortVal::Str(y)) => cmp_lower(x, y).then_with(|| x.cmp(y)),
         _ => return type_rank(a).cmp(&type_rank(b)),
     };
@@ -60,7 +95,7 @@ fn cmp_sort_val(a: &SortVal<'_>, b: &SortVal<'_>, desc: bool) -> Ordering {
 /// `Less` = `a` ranks first.
 pub(crate) fn cmp_comp(a: &Comp<'_>, b: &Comp<'_>) -> Ordering {
     match (a, b) {
-        (Comp::Rank(x), Comp::Rank(y)) => y.total_cmp(x),
+        (Comp::Rank(x), Comp::Rank(y)) => cmp_num(y, x),
         (Comp::Sort { desc, val: x }, Comp::Sort { val: y, .. }) => cmp_sort_val(x, y, *desc),
         (Comp::Rank(_), Comp::Sort { .. }) => Ordering::Less,
         (Comp::Sort { .. }, Comp::Rank(_)) => Ordering::Greater,
@@ -78,6 +113,15 @@ pub(crate) fn cmp_comps(a: &[Comp<'_>], b: &[Comp<'_>]) -> Ordering {
     b.len().cmp(&a.len())
 }
 
+/// `order` is a small integer; avoid a float parse.
+fn parse_order(raw: &[u8]) -> Option<u64> {
+    if !raw.is_empty() && raw.len() <= 18 && raw.iter().all(u8::is_ascii_digit) {
+        Some(raw.iter().fold(0u64, |a, d| a * 10 + u64::from(d - b'0')))
+    } else {
+        parse_f64(raw).map(|o| o as u64)
+    }
+}
+
 fn direction_desc(rule: &[u8]) -> bool {
     rule.ends_with(b":desc")
 }
@@ -92,7 +136,7 @@ pub(crate) fn read_sort_val<'a>(b: &'a [u8], s: usize, e: usize, desc: bool) -> 
             let inner = raw.get(1..raw.len() - 1).ok_or(Bad(s))?;
             SortVal::Str(decode_str(inner).ok_or(Bad(s))?)
         }
-        Some(b'-' | b'0'..=b'9') => SortVal::Num(parse_f64(raw).ok_or(Bad(s))?),
+        Some(b'-' | b'0'..=b'9') => SortVal::Num(Num::Raw(raw)),
         Some(b't') => SortVal::Str(Cow::Borrowed("true")),
         Some(b'f') => SortVal::Str(Cow::Borrowed("false")),
         Some(b'[') => {
@@ -156,12 +200,13 @@ pub(crate) fn details_key<'a>(
             let raw = b
                 .get(f.value_start..f.value_end)
                 .ok_or(Bad(f.value_start))?;
+            let is_num = matches!(raw.first(), Some(b'-' | b'0'..=b'9'));
             match f.key {
-                b"order" => order = parse_f64(raw).map(|o| o as u64),
-                b"score" => score = parse_f64(raw),
+                b"order" => order = parse_order(raw),
+                b"score" if is_num => score = Some(Num::Raw(raw)),
                 b"value" => value = Some((f.value_start, f.value_end)),
-                b"distance" => distance = parse_f64(raw),
-                b"similarity" => similarity = parse_f64(raw),
+                b"distance" if is_num => distance = Some(Num::Raw(raw)),
+                b"similarity" if is_num => similarity = Some(Num::Raw(raw)),
                 _ => {}
             }
         }
@@ -322,10 +367,10 @@ mod tests {
         assert_eq!(
             k,
             vec![
-                Comp::Rank(0.5),
+                Comp::Rank(Num::F(0.5)),
                 Comp::Sort {
                     desc: true,
-                    val: SortVal::Num(2.0)
+                    val: SortVal::Num(Num::F(2.0))
                 }
             ]
         );
@@ -334,8 +379,14 @@ mod tests {
     #[test]
     fn arrays_sort_by_their_number() {
         let b = br#"[3,"x",1]"#;
-        assert_eq!(read_sort_val(b, 0, b.len(), false), Ok(SortVal::Num(1.0)));
-        assert_eq!(read_sort_val(b, 0, b.len(), true), Ok(SortVal::Num(3.0)));
+        assert_eq!(
+            read_sort_val(b, 0, b.len(), false),
+            Ok(SortVal::Num(Num::F(1.0)))
+        );
+        assert_eq!(
+            read_sort_val(b, 0, b.len(), true),
+            Ok(SortVal::Num(Num::F(3.0)))
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   `limit: offset + limit` (page mode: `limit: page * hitsPerPage`) and `showRankingScore:
 //!   true`; when the client sends `sort` (or the index has custom `field:asc|desc` ranking
 //!   rules), also `showRankingScoreDetails: true`.
+//! * [`merge_facet_search`]: facet-search responses → one (`facetHits` counts summed).
 //! * [`strip_reserved_fields`]: one document (single-document GET) without its `_miroir_*`
 //!   fields; [`strip_reserved_fields_in_results`]: the same for every document of a
 //!   `{"results": [...], ...}` body (document browsing/fetch).
@@ -52,10 +53,15 @@
 //!
 //! # Parsing
 //!
-//! One validating serde_json pass per node body borrows the hits as raw slices
-//! (`&RawValue`); serde_json measured faster than sonic-rs for this borrowed parse (see
-//! `perf/RESULTS.md`). Member ranges and sort keys are then read lazily, only for hits that
-//! reach the head of their list, by a small byte walker over the already-validated slices.
+//! Each node body is read once, lazily, by a small validating walker (`walk.rs`): the full JSON
+//! grammar is checked (strings, escapes, control characters, UTF-8, numbers, nesting ≤ 128), and
+//! what comes out are byte ranges, never a DOM. The top-level members are read up to `hits`;
+//! then hits are pulled one at a time, as the heap needs them, and only those get their member
+//! ranges and sort key read (in the same pass that validates them); after the page is written the
+//! remaining hits are validated and the members after `hits` are read. The facet objects are
+//! decoded with serde_json. On this data the walker measured faster than both serde_json's
+//! borrowed (`&RawValue`) parse and sonic-rs's (`LazyValue`) parse, and unlike them lets several
+//! bodies be read in step; see `perf/RESULTS.md` (2026-11-26, merge).
 
 mod facets;
 mod key;
@@ -64,11 +70,11 @@ mod walk;
 
 use std::fmt;
 
-use key::{cmp_comps, details_key, field_key, Comp, SortField};
+use key::{cmp_comps, cmp_num, details_key, field_key, Comp, Num, SortField};
 use node::{Node, OpenError, Tail};
 use walk::{
-    key_is, key_starts_with, parse_f64, skip_value, strip_reserved_members, write_with_cuts, Bad,
-    CutBuilder, Members, RESERVED_PREFIX,
+    key_is, key_starts_with, skip_value, strip_reserved_members, write_with_cuts, Bad, CutBuilder,
+    Members, RESERVED_PREFIX,
 };
 
 /// Page-mode pagination as the client sent it (`page`, `hitsPerPage`).
@@ -199,7 +205,7 @@ struct Head<'a> {
     start: usize,
     end: usize,
     pos: usize,
-    score: f64,
+    score: Num<'a>,
     has_details: bool,
     comps: Vec<Comp<'a>>,
     cuts: Vec<(usize, usize)>,
@@ -229,14 +235,14 @@ impl<'a> Head<'a> {
         let nested = &mut self.nested;
         cuts.clear();
         self.comps.clear();
-        self.score = f64::NEG_INFINITY;
+        self.score = Num::F(f64::NEG_INFINITY);
         self.has_details = false;
         let want_details = matches!(ctx.order, None | Some(Order::Details));
         let mut members = Members::new(b, self.start, depth)?;
         let vd = members.value_depth();
         let mut cb = CutBuilder::default();
         while let Some(k) = members.next_key()? {
-            let special = k.key.first() == Some(&b'_') || memchr::memchr(b'\\', k.key).is_some();
+            let special = !k.plain || k.key.first() == Some(&b'_');
             let vs = k.value_start;
             let end;
             let mut remove = false;
@@ -244,8 +250,10 @@ impl<'a> Head<'a> {
                 end = skip_value(b, vs, vd)?;
             } else if key_is(k.key, "_rankingScore") {
                 end = skip_value(b, vs, vd)?;
-                if let Some(s) = b.get(vs..end).and_then(parse_f64) {
-                    self.score = s;
+                if let Some(raw) = b.get(vs..end) {
+                    if matches!(raw.first(), Some(b'-' | b'0'..=b'9')) {
+                        self.score = Num::Raw(raw);
+                    }
                 }
                 remove = !ctx.show_score;
             } else if key_is(k.key, "_rankingScoreDetails") {
@@ -300,7 +308,7 @@ impl<'a> Head<'a> {
 #[inline]
 fn cmp_heads(a: &Head<'_>, b: &Head<'_>) -> std::cmp::Ordering {
     cmp_comps(&a.comps, &b.comps)
-        .then_with(|| b.score.total_cmp(&a.score))
+        .then_with(|| cmp_num(&b.score, &a.score))
         .then_with(|| a.node.cmp(&b.node))
         .then_with(|| a.pos.cmp(&b.pos))
 }
@@ -395,7 +403,7 @@ fn merge_inner(
                 start,
                 end: start,
                 pos: 0,
-                score: f64::NEG_INFINITY,
+                score: Num::F(f64::NEG_INFINITY),
                 has_details: false,
                 comps: Vec::new(),
                 cuts: Vec::new(),
@@ -606,6 +614,27 @@ fn write_tail(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Merges facet-search responses (`POST /indexes/{uid}/facet-search`) into the client's answer,
+/// appended to `out`: `facetHits` counts summed per value (values only one node has included),
+/// ordered alphabetically like Meilisearch (numbers numerically, then strings
+/// case-insensitively) unless every node listed them by count; truncated to `max_hits` (the
+/// index's `maxFacetHits`, 100 by default) when given; `facetQuery` from the first node;
+/// `processingTimeMs` the max.
+pub fn merge_facet_search(
+    node_bodies: &[&[u8]],
+    max_hits: Option<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), MergeError> {
+    for (i, body) in node_bodies.iter().enumerate() {
+        walk::validate(body).map_err(|e| bad_json(i, e))?;
+    }
+    let start = out.len();
+    facets::merge_facet_search(node_bodies, max_hits, out).map_err(|(n, e)| {
+        out.truncate(start);
+        malformed(n, e)
+    })
 }
 
 fn doc_error(Bad(at): Bad) -> MergeError {

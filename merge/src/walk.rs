@@ -45,33 +45,58 @@ fn eq_mask(x: u64, c: u8) -> u64 {
     y.wrapping_sub(LO) & !y & HI
 }
 
+#[inline(always)]
+fn load8(b: &[u8], j: usize) -> Option<u64> {
+    let chunk: [u8; 8] = b.get(j..j + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
 /// `i` is at an opening quote; returns the index just after the closing quote. Validates
 /// escapes, rejects control characters and checks UTF-8 when the string has non-ASCII bytes.
-#[inline]
+///
+/// Fast path (inlined): plain ASCII strings without escapes, scanned 8 bytes at a time.
+#[inline(always)]
 pub(crate) fn skip_string(b: &[u8], i: usize) -> R<usize> {
+    match skip_plain_string(b, i) {
+        Some(end) => Ok(end),
+        None => skip_string_slow(b, i),
+    }
+}
+
+/// The end of the string at `i` if it is plain ASCII without escapes (and not within the last
+/// 8 bytes of `b`); `None` means "use [`skip_string_slow`]".
+#[inline(always)]
+fn skip_plain_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while let Some(x) = load8(b, j) {
+        let quote = eq_mask(x, b'"');
+        let other = eq_mask(x, b'\\') | (x.wrapping_sub(LO * 0x20) & !x) | x;
+        let stop = quote | (other & HI);
+        if stop == 0 {
+            j += 8;
+            continue;
+        }
+        let first = stop & stop.wrapping_neg();
+        if quote & first != 0 {
+            // The quote comes first; every byte before it is plain ASCII.
+            return Some(j + (first.trailing_zeros() / 8) as usize + 1);
+        }
+        return None;
+    }
+    None
+}
+
+/// The general case: escapes, non-ASCII (UTF-8 checked), control bytes, the last 8 bytes.
+#[cold]
+#[inline(never)]
+fn skip_string_slow(b: &[u8], i: usize) -> R<usize> {
     let start = i + 1;
     let mut j = start;
-    let mut high = 0u64;
+    let mut high = 0u8;
     loop {
-        // 8 bytes at a time until a quote, backslash or control byte shows up.
-        while let Some(chunk) = b.get(j..j + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            let x = u64::from_le_bytes(w);
-            let stop = eq_mask(x, b'"') | eq_mask(x, b'\\') | (x.wrapping_sub(LO * 0x20) & !x & HI);
-            if stop != 0 {
-                let n = (stop.trailing_zeros() / 8) as usize;
-                // Only the bytes before the stop byte count for the non-ASCII check.
-                high |= x & (1u64 << (n * 8)).wrapping_sub(1);
-                j += n;
-                break;
-            }
-            high |= x;
-            j += 8;
-        }
         match b.get(j) {
             Some(b'"') => {
-                if high & HI != 0 {
+                if high & 0x80 != 0 {
                     let s = b.get(start..j).ok_or(Bad(j))?;
                     std::str::from_utf8(s).map_err(|e| Bad(start + e.valid_up_to()))?;
                 }
@@ -90,7 +115,7 @@ pub(crate) fn skip_string(b: &[u8], i: usize) -> R<usize> {
             },
             Some(&c) if c < 0x20 => return Err(Bad(j)),
             Some(&c) => {
-                high |= u64::from(c);
+                high |= c;
                 j += 1;
             }
             None => return Err(Bad(j)),
@@ -98,7 +123,18 @@ pub(crate) fn skip_string(b: &[u8], i: usize) -> R<usize> {
     }
 }
 
+/// Index of the first non-digit at or after `i`.
+#[inline(always)]
 fn skip_digits(b: &[u8], mut i: usize) -> usize {
+    while let Some(x) = load8(b, i) {
+        // High bit set in every non-digit byte (>= '9'+1 by the add, < '0' by the subtract);
+        // carries/borrows only start at a non-digit, so the lowest flag is exact.
+        let t = (x.wrapping_add(LO * 0x46) | x.wrapping_sub(LO * 0x30)) & HI;
+        if t != 0 {
+            return i + (t.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
     while matches!(b.get(i), Some(b'0'..=b'9')) {
         i += 1;
     }
@@ -106,7 +142,7 @@ fn skip_digits(b: &[u8], mut i: usize) -> usize {
 }
 
 /// A JSON number starting at `i`; returns the index just after it.
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_number(b: &[u8], i: usize) -> R<usize> {
     let mut j = i;
     if b.get(j) == Some(&b'-') {
@@ -148,15 +184,24 @@ fn literal(b: &[u8], i: usize, lit: &[u8]) -> R<usize> {
 
 /// Validates the value at `i` (no leading whitespace) nested `depth` containers deep; returns the
 /// index just after it.
+#[inline]
 pub(crate) fn skip_value(b: &[u8], i: usize, depth: usize) -> R<usize> {
     match b.get(i) {
         Some(b'"') => skip_string(b, i),
         Some(b'{') => skip_object(b, i, depth),
         Some(b'[') => skip_array(b, i, depth),
+        _ => skip_scalar(b, i),
+    }
+}
+
+/// A number or literal at `i`.
+#[inline(always)]
+fn skip_scalar(b: &[u8], i: usize) -> R<usize> {
+    match b.get(i) {
+        Some(b'-' | b'0'..=b'9') => skip_number(b, i),
         Some(b't') => literal(b, i, b"true"),
         Some(b'f') => literal(b, i, b"false"),
         Some(b'n') => literal(b, i, b"null"),
-        Some(b'-' | b'0'..=b'9') => skip_number(b, i),
         _ => Err(Bad(i)),
     }
 }
@@ -178,7 +223,15 @@ fn skip_object(b: &[u8], i: usize, depth: usize) -> R<usize> {
         if b.get(j) != Some(&b':') {
             return Err(Bad(j));
         }
-        j = ws(b, skip_value(b, ws(b, j + 1), depth + 1)?);
+        let v = ws(b, j + 1);
+        // Strings and scalars inline; only containers recurse.
+        let e = match b.get(v) {
+            Some(b'"') => skip_string(b, v)?,
+            Some(b'{') => skip_object(b, v, depth + 1)?,
+            Some(b'[') => skip_array(b, v, depth + 1)?,
+            _ => skip_scalar(b, v)?,
+        };
+        j = ws(b, e);
         match b.get(j) {
             Some(b',') => j = ws(b, j + 1),
             Some(b'}') => return Ok(j + 1),
@@ -197,7 +250,13 @@ fn skip_array(b: &[u8], i: usize, depth: usize) -> R<usize> {
         return Ok(j + 1);
     }
     loop {
-        j = ws(b, skip_value(b, j, depth + 1)?);
+        let e = match b.get(j) {
+            Some(b'"') => skip_string(b, j)?,
+            Some(b'{') => skip_object(b, j, depth + 1)?,
+            Some(b'[') => skip_array(b, j, depth + 1)?,
+            _ => skip_scalar(b, j)?,
+        };
+        j = ws(b, e);
         match b.get(j) {
             Some(b',') => j = ws(b, j + 1),
             Some(b']') => return Ok(j + 1),
@@ -225,6 +284,8 @@ pub(crate) struct Key<'a> {
     pub key_start: usize,
     /// The key's raw bytes between the quotes (escapes not decoded).
     pub key: &'a [u8],
+    /// The key is plain ASCII without escapes (`key` is its text).
+    pub plain: bool,
     /// Index of the value's first byte.
     pub value_start: usize,
 }
@@ -297,7 +358,10 @@ impl<'a> Members<'a> {
         if b.get(i) != Some(&b'"') {
             return Err(Bad(i));
         }
-        let key_end = skip_string(b, i)?;
+        let (key_end, plain) = match skip_plain_string(b, i) {
+            Some(e) => (e, true),
+            None => (skip_string_slow(b, i)?, false),
+        };
         let key = b.get(i + 1..key_end - 1).ok_or(Bad(i))?;
         let colon = ws(b, key_end);
         if b.get(colon) != Some(&b':') {
@@ -307,6 +371,7 @@ impl<'a> Members<'a> {
         Ok(Some(Key {
             key_start: i,
             key,
+            plain,
             value_start,
         }))
     }
@@ -580,6 +645,29 @@ mod tests {
         assert!(skip_string(br#""\u12G4""#, 0).is_err());
         assert_eq!(skip_string(br#""\u12aF""#, 0), Ok(8));
         assert!(skip_string(br#""abc"#, 0).is_err());
+    }
+
+    #[test]
+    fn digits() {
+        for s in [
+            "",
+            "1",
+            "12345678",
+            "123456789012345678901",
+            "1234567a",
+            "1234567/",
+            "12:",
+            "9\u{ff}",
+        ] {
+            let b = s.as_bytes();
+            let want = b
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .unwrap_or(b.len());
+            assert_eq!(skip_digits(b, 0), want, "{s:?}");
+            let padded = format!("{s}xxxxxxxxxxxxxxxx");
+            assert_eq!(skip_digits(padded.as_bytes(), 0), want, "{s:?}");
+        }
     }
 
     #[test]

@@ -240,7 +240,7 @@ fn single_node_merge_reproduces_the_response() {
     }
     // facetStats keeps Meilisearch's number text (1915.0, not 1915).
     let f = Fixture::load("092");
-    let (_, _, text) = merge(
+    let (v, _, text) = merge(
         &MergeRequest::new(0, 2),
         &[f.response_raw().as_bytes().to_vec()],
     );
@@ -248,6 +248,20 @@ fn single_node_merge_reproduces_the_response() {
         text.contains(r#""year":{"min":1915.0,"max":2010.0}"#),
         "{text}"
     );
+    // Facet values in Meilisearch's order (numbers numerically: "3" < "3.2" < ... < "9.2").
+    // (serde_json's `preserve_order` is on for the tests, so `keys()` is document order.)
+    let want = f.response();
+    for facet in ["genres", "mpaa", "rating", "year"] {
+        let keys = |v: &Value| -> Vec<String> {
+            v["facetDistribution"][facet]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(keys(&v), keys(&want), "{facet}");
+    }
 }
 
 #[test]
@@ -362,4 +376,31 @@ fn strip_documents() {
     for bad in [b"[1]".as_slice(), b"{\"a\":", b"{\"a\":1}}"] {
         assert!(strip_reserved_fields(bad, &mut out).is_err());
     }
+}
+
+#[test]
+fn facet_search_counts_are_summed() {
+    // 132: one real facet-search answer; merged with itself and a second node's values.
+    let f = Fixture::load("132");
+    let real = f.response_raw().as_bytes().to_vec();
+    let mut out = Vec::new();
+    miroir_merge::merge_facet_search(&[&real], None, &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v, f.response());
+
+    let other = br#"{"facetHits":[{"value":"Black Comedy","count":3},{"value":"Comedy","count":2}],"facetQuery":"com","processingTimeMs":4}"#;
+    out.clear();
+    miroir_merge::merge_facet_search(&[&real, other], None, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out.clone()).unwrap(),
+        r#"{"facetHits":[{"value":"Black Comedy","count":3},{"value":"Comedy","count":87}],"facetQuery":"com","processingTimeMs":4}"#
+    );
+    out.clear();
+    assert!(miroir_merge::merge_facet_search(
+        &[&real, b"{\"facetHits\":[{\"value\":1}]}"],
+        None,
+        &mut out
+    )
+    .is_err());
+    assert!(out.is_empty());
 }

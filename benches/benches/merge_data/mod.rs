@@ -146,7 +146,7 @@ impl Rng {
 }
 
 fn opt_str(rng: &mut Rng, xs: &[&str]) -> String {
-    if rng.next() % 5 == 0 {
+    if rng.next().is_multiple_of(5) {
         "null".into()
     } else {
         format!("\"{}\"", rng.pick(xs))
@@ -155,7 +155,7 @@ fn opt_str(rng: &mut Rng, xs: &[&str]) -> String {
 
 fn render(g: &Gen, rng: &mut Rng, shape: Shape) -> String {
     let rating = g.rating.map_or("null".into(), |r| format!("{r:?}"));
-    let genres = if rng.next() % 4 == 0 {
+    let genres = if rng.next().is_multiple_of(4) {
         String::new()
     } else {
         format!("\"{}\"", rng.pick(GENRES))
@@ -210,7 +210,8 @@ pub fn node_bodies(nodes: usize, per_node: usize, shape: Shape) -> Vec<Vec<u8>> 
                 year: 1915 + (rng.next() % 96) as u32,
                 word_pos: rng.of(&[1.0, 0.9090909090909091, 0.8181818181818182]),
                 exactness: rng.of(&[1.0, 0.6666666666666666, 0.3333333333333333]),
-                rating: (rng.next() % 8 != 0).then(|| (15 + rng.next() % 78) as f64 / 10.0),
+                rating: (!rng.next().is_multiple_of(8))
+                    .then(|| (15 + rng.next() % 78) as f64 / 10.0),
             });
         }
         list.sort_by(|a, b| cmp(a, b, shape));
