@@ -1,10 +1,9 @@
 //! `POST /multi-search` (plain and federated) and
 //! `POST /indexes/{uid}/facet-search`, built on the single-index search.
 
-use std::collections::BTreeMap;
-
 use futures_util::future::join_all;
 use miroir_io::{Method, Request, Response};
+use miroir_merge::merge_facet_search;
 use serde_json::{json, Map, Value};
 
 use crate::api::{Api, RequestTrace};
@@ -360,20 +359,10 @@ impl Api {
             }
         }))
         .await;
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        let mut processing = 0u64;
+        let mut answers = Vec::with_capacity(results.len());
         for result in results {
             match result {
-                Ok(resp) if resp.status == 200 => {
-                    let answer: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-                    processing = processing.max(answer["processingTimeMs"].as_u64().unwrap_or(0));
-                    for hit in answer["facetHits"].as_array().into_iter().flatten() {
-                        if let Some(value) = hit["value"].as_str() {
-                            *counts.entry(value.to_owned()).or_default() +=
-                                hit["count"].as_u64().unwrap_or(0);
-                        }
-                    }
-                }
+                Ok(resp) if resp.status == 200 => answers.push(resp.body),
                 Ok(resp) => return Response::json(resp.status, resp.body),
                 Err(err) => {
                     return Response::error(
@@ -385,18 +374,17 @@ impl Api {
                 }
             }
         }
-        // Meilisearch's default order: most frequent first, then by value.
-        let mut hits: Vec<(String, u64)> = counts.into_iter().collect();
-        hits.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let max_hits = 100;
-        let facet_hits: Vec<Value> = hits
-            .into_iter()
-            .take(max_hits)
-            .map(|(value, count)| json!({"value": value, "count": count}))
-            .collect();
-        json_response(
-            200,
-            &json!({"facetHits": facet_hits, "facetQuery": body.get("facetQuery").cloned().unwrap_or(Value::Null), "processingTimeMs": processing}),
-        )
+        let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
+        let mut out = Vec::with_capacity(answers.iter().map(Vec::len).sum());
+        // Meilisearch's default `maxFacetHits`.
+        match merge_facet_search(&bodies, Some(100), &mut out) {
+            Ok(()) => Response::json(200, out),
+            Err(err) => Response::error(
+                502,
+                "miroir_node_error",
+                "system",
+                &format!("A node's facet-search answer could not be merged: {err}."),
+            ),
+        }
     }
 }

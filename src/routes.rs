@@ -2,7 +2,6 @@
 //! lifecycle, single documents, deletions, settings, stats and keys.
 
 use miroir_io::{Method, Request, Response};
-use miroir_router::batch::RESERVED_PREFIX;
 use miroir_router::shard_for_key;
 use serde_json::{json, Value};
 
@@ -829,14 +828,12 @@ impl Api {
     }
 }
 
-/// A document (or any JSON object) without its `_miroir_*` fields.
+/// A document without its `_miroir_*` fields, cut out of the node's bytes.
 pub fn strip_reserved(body: &[u8]) -> Vec<u8> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(mut map)) => {
-            map.retain(|k, _| !k.starts_with(RESERVED_PREFIX));
-            serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| body.to_vec())
-        }
-        _ => body.to_vec(),
+    let mut out = Vec::with_capacity(body.len());
+    match miroir_merge::strip_reserved_fields(body, &mut out) {
+        Ok(()) => out,
+        Err(_) => body.to_vec(),
     }
 }
 
