@@ -62,7 +62,9 @@ fn start_upstream() -> String {
 
 fn serve(stream: TcpStream, search: &[u8]) {
     let _ = stream.set_nodelay(true);
-    let Ok(write_half) = stream.try_clone() else { return };
+    let Ok(write_half) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     let mut writer = write_half;
     loop {
@@ -94,8 +96,15 @@ fn serve(stream: TcpStream, search: &[u8]) {
         } else {
             ("202 Accepted", br#"{"taskUid":1,"indexUid":"movies","status":"enqueued","type":"indexCreation","enqueuedAt":"2026-11-26T00:00:00Z"}"#)
         };
-        let head = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", answer.len());
-        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(answer)).is_err() {
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            answer.len()
+        );
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|_| writer.write_all(answer))
+            .is_err()
+        {
             return;
         }
     }
@@ -121,7 +130,10 @@ fn start_nginx(upstream: &str, dir: &Path) -> (Child, String) {
         .spawn()
         .expect("nginx (apt-get install nginx)");
     let addr = format!("127.0.0.1:{port}");
-    assert!(wait_until(Duration::from_secs(5), || TcpStream::connect(&addr).is_ok()), "nginx did not start");
+    assert!(
+        wait_until(Duration::from_secs(5), || TcpStream::connect(&addr).is_ok()),
+        "nginx did not start"
+    );
     (child, addr)
 }
 
@@ -145,7 +157,13 @@ fn to_ms(v: &str) -> f64 {
 
 fn wrk(addr: &str, seconds: u64, connections: usize, script: &Path) -> WrkResult {
     let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-s",
+        ])
         .arg(script)
         .arg(format!("http://{addr}/indexes/movies/search"))
         .output()
@@ -153,16 +171,29 @@ fn wrk(addr: &str, seconds: u64, connections: usize, script: &Path) -> WrkResult
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |prefix: &str| {
         text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().split_whitespace().next().unwrap_or("").to_string()))
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(prefix)
+                    .map(|v| v.trim().split_whitespace().next().unwrap_or("").to_string())
+            })
             .unwrap_or_default()
     };
-    let errors = text.lines().any(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
+    let errors = text
+        .lines()
+        .any(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
     assert!(!errors, "wrk saw errors against {addr}:\n{text}");
-    WrkResult { rps: field("Requests/sec:").parse().unwrap_or(0.0), p50_ms: to_ms(&field("50%")), p99_ms: to_ms(&field("99%")) }
+    WrkResult {
+        rps: field("Requests/sec:").parse().unwrap_or(0.0),
+        p50_ms: to_ms(&field("50%")),
+        p99_ms: to_ms(&field("99%")),
+    }
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let seconds = args.first().copied().unwrap_or(10);
     let connections = args.get(1).copied().unwrap_or(64) as usize;
     let dir = std::env::temp_dir().join(format!("miroir-search-proxy-{}", std::process::id()));
@@ -174,11 +205,25 @@ fn main() {
     let direct_addr = upstream.trim_start_matches("http://").to_string();
     let (mut nginx, nginx_addr) = start_nginx(&upstream, &dir);
     let miroir1 = MiroirProcess::start(std::slice::from_ref(&upstream), 1, 2);
-    let created = http::request(&miroir1.addr, "POST", "/indexes", &[("content-type", "application/json")], Some(br#"{"uid":"movies","primaryKey":"id"}"#)).expect("create");
+    let created = http::request(
+        &miroir1.addr,
+        "POST",
+        "/indexes",
+        &[("content-type", "application/json")],
+        Some(br#"{"uid":"movies","primaryKey":"id"}"#),
+    )
+    .expect("create");
     assert_eq!(created.status, 202, "{}", created.text());
     let uplinks: Vec<String> = (0..3).map(|_| start_upstream()).collect();
     let miroir3 = MiroirProcess::start(&uplinks, 3, 2);
-    let created = http::request(&miroir3.addr, "POST", "/indexes", &[("content-type", "application/json")], Some(br#"{"uid":"movies","primaryKey":"id"}"#)).expect("create");
+    let created = http::request(
+        &miroir3.addr,
+        "POST",
+        "/indexes",
+        &[("content-type", "application/json")],
+        Some(br#"{"uid":"movies","primaryKey":"id"}"#),
+    )
+    .expect("create");
     assert_eq!(created.status, 202, "{}", created.text());
 
     println!("search through a proxy: wrk -t2 -c{connections} -d{seconds}s, POST /indexes/movies/search, 10-hit answers");
@@ -193,7 +238,10 @@ fn main() {
         // A short warm-up fills the keep-alive pools.
         let _ = wrk(addr, 1, connections, &script);
         let r = wrk(addr, seconds, connections, &script);
-        println!("{name:<26} {:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms", r.rps, r.p50_ms, r.p99_ms);
+        println!(
+            "{name:<26} {:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
+            r.rps, r.p50_ms, r.p99_ms
+        );
         results.push(r);
     }
     let (nginx_r, m1, m3) = (&results[1], &results[2], &results[3]);
