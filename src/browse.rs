@@ -15,7 +15,7 @@ use crate::auth::ClientAuth;
 use crate::metrics::NodeOperation;
 use crate::nodes::NodeRequest;
 use crate::query;
-use crate::routes::{index_not_found, json_response};
+use crate::routes::{index_not_found, json_response, malformed_json};
 
 /// The fetch body equivalent of a `GET .../documents` query string.
 fn fetch_body_from_query(query_string: &str) -> Result<Map<String, Value>, Response> {
@@ -128,14 +128,7 @@ impl Api {
                         "The body must be a JSON object.",
                     )
                 }
-                Err(e) => {
-                    return Response::error(
-                        400,
-                        "malformed_payload",
-                        "invalid_request",
-                        &format!("The json payload provided is malformed. `{e}`."),
-                    )
-                }
+                Err(e) => return malformed_json(&e),
             }
         };
         let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;

@@ -69,14 +69,7 @@ pub fn spawn(
     metrics: Arc<ThreadMetrics>,
     driver: IoDriver,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("miroir-health".into())
-        .spawn(move || {
-            let checks = || run(cluster, metrics);
-            if let Err(err) = miroir_io::runtime::block_on(driver, "miroir-health", checks) {
-                tracing::error!(error = %err, "health checker could not start a runtime");
-            }
-        })
+    miroir_io::runtime::spawn_background("miroir-health", driver, move || run(cluster, metrics))
 }
 
 async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {

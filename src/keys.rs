@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
+use crate::routes::malformed_json;
 
 impl Api {
     pub(crate) async fn keys(
@@ -69,14 +70,7 @@ impl Api {
                     "The key must be a JSON object.",
                 )
             }
-            Err(e) => {
-                return Response::error(
-                    400,
-                    "malformed_payload",
-                    "invalid_request",
-                    &format!("The json payload provided is malformed. `{e}`."),
-                )
-            }
+            Err(e) => return malformed_json(&e),
         };
         if body.get("uid").is_none_or(Value::is_null) {
             body["uid"] = Value::from(uuid::Uuid::new_v4().to_string());

@@ -317,22 +317,10 @@ fn spawn_metrics_listener(
     server_config: ServerConfig,
     drain: Arc<Drain>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("miroir-metrics".into())
-        .spawn(move || {
-            let served = miroir_io::runtime::block_on(
-                IoDriver::Epoll,
-                "miroir-metrics",
-                move || async move {
-                    let endpoint = Rc::new(api::MetricsEndpoint { cluster, registry });
-                    if let Err(err) = serve(listener, Rc::new(server_config), endpoint, drain).await
-                    {
-                        tracing::error!(error = %err, "metrics listener stopped");
-                    }
-                },
-            );
-            if let Err(err) = served {
-                tracing::error!(error = %err, "metrics listener could not start a runtime");
-            }
-        })
+    miroir_io::runtime::spawn_background("miroir-metrics", IoDriver::Epoll, move || async move {
+        let endpoint = Rc::new(api::MetricsEndpoint { cluster, registry });
+        if let Err(err) = serve(listener, Rc::new(server_config), endpoint, drain).await {
+            tracing::error!(error = %err, "metrics listener stopped");
+        }
+    })
 }

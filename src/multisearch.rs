@@ -10,7 +10,7 @@ use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::metrics::NodeOperation;
 use crate::nodes::NodeRequest;
-use crate::routes::{index_not_found, json_response};
+use crate::routes::{index_not_found, json_response, malformed_json};
 use crate::search::{plan, with_shard_filter};
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Response> {
@@ -22,12 +22,7 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Response> {
             "invalid_request",
             "The body must be a JSON object.",
         )),
-        Err(e) => Err(Response::error(
-            400,
-            "malformed_payload",
-            "invalid_request",
-            &format!("The json payload provided is malformed. `{e}`."),
-        )),
+        Err(e) => Err(malformed_json(&e)),
     }
 }
 

@@ -19,19 +19,13 @@ const SLOWEST: Duration = Duration::from_millis(1000);
 /// Node task uids asked for per request.
 const UIDS_PER_REQUEST: usize = 200;
 
+/// Starts the poller thread; it runs for the life of the process.
 pub fn spawn(
     cluster: Arc<Cluster>,
     metrics: Arc<ThreadMetrics>,
     driver: IoDriver,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("miroir-tasks".into())
-        .spawn(move || {
-            let poll = || run(cluster, metrics);
-            if let Err(err) = miroir_io::runtime::block_on(driver, "miroir-tasks", poll) {
-                tracing::error!(error = %err, "task poller could not start a runtime");
-            }
-        })
+    miroir_io::runtime::spawn_background("miroir-tasks", driver, move || run(cluster, metrics))
 }
 
 /// What one node said about one of its tasks.

@@ -17,6 +17,16 @@ pub fn json_response(status: u16, value: &Value) -> Response {
     Response::json(status, serde_json::to_vec(value).unwrap_or_default())
 }
 
+/// 400 `malformed_payload` for a JSON body that does not parse.
+pub fn malformed_json(e: &serde_json::Error) -> Response {
+    Response::error(
+        400,
+        "malformed_payload",
+        "invalid_request",
+        &format!("The json payload provided is malformed. `{e}`."),
+    )
+}
+
 pub fn index_not_found(uid: &str) -> Response {
     Response::error(
         404,
@@ -279,12 +289,7 @@ impl Api {
     ) -> Response {
         let body: Value = match serde_json::from_slice(req.body) {
             Ok(v) => v,
-            Err(e) => {
-                return bad_param(
-                    "malformed_payload",
-                    format!("The json payload provided is malformed. `{e}`."),
-                )
-            }
+            Err(e) => return malformed_json(&e),
         };
         let Some(uid) = body.get("uid").and_then(Value::as_str) else {
             return bad_param("missing_index_uid", "Missing field `uid`".into());
@@ -514,12 +519,7 @@ impl Api {
         };
         let body: Value = match serde_json::from_slice(req.body) {
             Ok(v) => v,
-            Err(e) => {
-                return bad_param(
-                    "malformed_payload",
-                    format!("The json payload provided is malformed. `{e}`."),
-                )
-            }
+            Err(e) => return malformed_json(&e),
         };
         if body.get("uid").is_some() {
             return Response::error(
@@ -688,12 +688,7 @@ impl Api {
                     "Invalid value type: expected an array of document ids".into(),
                 )
             }
-            Err(e) => {
-                return bad_param(
-                    "malformed_payload",
-                    format!("The json payload provided is malformed. `{e}`."),
-                )
-            }
+            Err(e) => return malformed_json(&e),
         };
         self.delete_ids(req, auth, uid, ids, trace).await
     }
@@ -991,12 +986,7 @@ impl Api {
                     "Invalid value type: expected an array of swaps".into(),
                 )
             }
-            Err(e) => {
-                return bad_param(
-                    "malformed_payload",
-                    format!("The json payload provided is malformed. `{e}`."),
-                )
-            }
+            Err(e) => return malformed_json(&e),
         };
         let mut pairs = Vec::with_capacity(swaps.len());
         for swap in &swaps {

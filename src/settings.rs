@@ -10,7 +10,7 @@ use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::metrics::NodeOperation;
 use crate::nodes::NodeRequest;
-use crate::routes::{index_not_found, json_response};
+use crate::routes::{index_not_found, json_response, malformed_json};
 
 const FILTERABLE: &str = "filterable-attributes";
 
@@ -73,14 +73,7 @@ impl Api {
             (m, _) => {
                 let mut value: Value = match serde_json::from_slice(req.body) {
                     Ok(v) => v,
-                    Err(e) => {
-                        return Response::error(
-                            400,
-                            "malformed_payload",
-                            "invalid_request",
-                            &format!("The json payload provided is malformed. `{e}`."),
-                        )
-                    }
+                    Err(e) => return malformed_json(&e),
                 };
                 let details = value.clone();
                 match name {

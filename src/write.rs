@@ -367,25 +367,8 @@ impl Api {
             target = "/indexes".to_string();
             method = Method::Post;
         }
-        let requests: Vec<(usize, NodeRequest)> = all_nodes
-            .iter()
-            .map(|&n| {
-                (
-                    n,
-                    NodeRequest {
-                        method,
-                        target: &target,
-                        content_type: Some("application/json"),
-                        body: &body,
-                    },
-                )
-            })
-            .collect();
-        trace
-            .fan_out
-            .set(trace.fan_out.get() + requests.len() as u32);
         let results = self
-            .send_nodes(&requests, NodeOperation::Admin, authorization)
+            .broadcast(&all_nodes, method, &target, &body, authorization, trace)
             .await;
         if let Some(resp) = self.refused_anywhere(&results) {
             return Err(resp);
@@ -426,24 +409,9 @@ impl Api {
     ) -> Result<(), Response> {
         let target = format!("/indexes/{index_uid}/settings/filterable-attributes");
         let body = br#"["_miroir_shard"]"#;
-        let requests: Vec<(usize, NodeRequest)> = (0..self.cluster.node_addrs.len())
-            .map(|n| {
-                (
-                    n,
-                    NodeRequest {
-                        method: Method::Put,
-                        target: &target,
-                        content_type: Some("application/json"),
-                        body,
-                    },
-                )
-            })
-            .collect();
-        trace
-            .fan_out
-            .set(trace.fan_out.get() + requests.len() as u32);
+        let all: Vec<usize> = (0..self.cluster.node_addrs.len()).collect();
         let results = self
-            .send_nodes(&requests, NodeOperation::Admin, authorization)
+            .broadcast(&all, Method::Put, &target, body, authorization, trace)
             .await;
         match self.refused_anywhere(&results) {
             Some(resp) => Err(resp),

@@ -103,3 +103,20 @@ pub fn core_count(configured: usize) -> usize {
         .map(|n| n.get())
         .unwrap_or(1)
 }
+
+/// Starts a background thread named `name` running `make()` on its own
+/// runtime, for work that must never run on a request core.
+pub fn spawn_background<F, Fut>(name: &str, driver: IoDriver, make: F) -> io::Result<JoinHandle<()>>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    let thread_name = name.to_owned();
+    std::thread::Builder::new()
+        .name(thread_name.clone())
+        .spawn(move || {
+            if let Err(err) = block_on(driver, &thread_name, make) {
+                tracing::error!(thread = %thread_name, error = %err, "could not start a runtime");
+            }
+        })
+}
