@@ -249,3 +249,51 @@ fn api_keys_are_identical_on_every_node_and_enforced() {
         );
     }
 }
+
+#[test]
+fn index_creation_is_rolled_back_when_a_node_refuses() {
+    let mut nodes = start_nodes(3, NODE_KEY);
+    let m = start(&nodes, "");
+    nodes[1].stop();
+    let r = send(
+        &m,
+        "POST",
+        "/indexes",
+        &json!({"uid": "half", "primaryKey": "id"}),
+    );
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["code"], "miroir_node_unavailable");
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("node-1"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        m.get("/indexes/half", &[]).status,
+        404,
+        "Miroir kept a record of the failed index"
+    );
+    // The nodes that took the creation drop the index again.
+    let gone = wait_for(Duration::from_secs(5), || {
+        [&nodes[0], &nodes[2]]
+            .iter()
+            .all(|n| node_get(n, "/indexes/half")["code"] == "index_not_found")
+            .then_some(())
+    });
+    assert!(gone.is_some(), "the index was left behind on a node");
+    nodes[1].restart();
+    wait_for(Duration::from_secs(5), || {
+        (m.get("/_miroir/ready", &[]).status == 200).then_some(())
+    })
+    .expect("never ready again");
+    let t = wait_task(
+        &m,
+        &send(
+            &m,
+            "POST",
+            "/indexes",
+            &json!({"uid": "half", "primaryKey": "id"}),
+        ),
+    );
+    assert_eq!(t["status"], "succeeded", "{t}");
+}
