@@ -58,7 +58,13 @@ impl Api {
             body: request.body,
         };
         let started = Instant::now();
-        let result = self.pool.send(node, &upstream, self.request_timeout).await;
+        // Reads (searches, document fetches: POSTs included) may be sent
+        // twice, so a stale pooled connection can be retried on a new one.
+        let retry_safe = request.method.is_idempotent() || operation == NodeOperation::Read;
+        let result = self
+            .pool
+            .send_with(node, &upstream, self.request_timeout, retry_safe)
+            .await;
         self.metrics
             .node_request(node, operation, started.elapsed());
         match &result {

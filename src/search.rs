@@ -3,6 +3,7 @@
 //! ranking scores, failed nodes retried on another replica within the
 //! deadline, and the node lists k-way merged by `miroir-merge`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -169,13 +170,25 @@ impl Api {
         uid: &str,
         trace: &RequestTrace,
     ) -> Response {
-        let body = match search_body(req) {
-            Ok(b) => b,
-            Err(r) => return r,
+        // A plain POST body goes through the raw path: its top-level members
+        // are found by one validating scan and spliced into the node body, no
+        // DOM. Anything the scan is not sure about (GET parameters, exponent
+        // numbers, escaped keys, duplicate members, invalid JSON...) takes the
+        // `serde_json::Map` path, which also words the errors.
+        let map;
+        let params = match RawBody::parse(req) {
+            Some(raw) => Params::Raw(raw),
+            None => {
+                map = match search_body(req) {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
+                Params::Map(&map)
+            }
         };
-        let request_uid = uuid::Uuid::now_v7().to_string();
+        let request_uid = crate::api::new_uuid_v7();
         match self
-            .search_index(req, auth, uid, &body, &request_uid, trace)
+            .search_params(req, auth, uid, &params, &request_uid, trace)
             .await
         {
             Ok(searched) => {
@@ -208,10 +221,23 @@ impl Api {
         request_uid: &str,
         trace: &RequestTrace,
     ) -> Result<Searched, Response> {
+        self.search_params(req, auth, uid, &Params::Map(body), request_uid, trace)
+            .await
+    }
+
+    async fn search_params(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        uid: &str,
+        params: &Params<'_>,
+        request_uid: &str,
+        trace: &RequestTrace,
+    ) -> Result<Searched, Response> {
         if self.cluster.indexes.get(uid).is_none() {
             return Err(index_not_found(uid));
         }
-        let uint = |k: &str| body.get(k).and_then(Value::as_u64).map(|v| v as usize);
+        let uint = |k: &str| params.uint(k);
         let page = match (uint("page"), uint("hitsPerPage")) {
             (None, None) => None,
             (p, h) => Some(Page {
@@ -221,21 +247,10 @@ impl Api {
         };
         let offset = uint("offset").unwrap_or(0);
         let limit = uint("limit").unwrap_or(20);
-        let sort: Option<Vec<String>> = body.get("sort").and_then(Value::as_array).map(|s| {
-            s.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        });
-        let show_score = body
-            .get("showRankingScore")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let show_details = body
-            .get("showRankingScoreDetails")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let query_json = body.get("q").map(|q| q.to_string());
+        let sort = params.sort();
+        let show_score = params.flag("showRankingScore").unwrap_or(false);
+        let show_details = params.flag("showRankingScoreDetails").unwrap_or(false);
+        let query_json = params.query_json();
         let merge_req = MergeRequest {
             offset,
             limit,
@@ -253,16 +268,10 @@ impl Api {
             let (skip, take) = merge_req.window();
             (skip, skip + take)
         };
-        let mut node_body = body.clone();
-        node_body.remove("page");
-        node_body.remove("hitsPerPage");
-        node_body.insert("offset".into(), Value::from(0));
-        node_body.insert("limit".into(), Value::from(window_end));
-        node_body.insert("showRankingScore".into(), Value::from(true));
-        if sort.is_some() || show_details {
-            node_body.insert("showRankingScoreDetails".into(), Value::from(true));
-        }
-        let client_filter = body.get("filter").cloned();
+        let details = sort.is_some() || show_details;
+        // The body of nodes that answer for every shard they hold: built
+        // once, shared by all of them.
+        let mut shared_body: Option<Vec<u8>> = None;
 
         let routing = self.cluster.routing.load();
         let active: Vec<usize> = (0..routing.group_count())
@@ -297,22 +306,24 @@ impl Api {
                 uncovered = pending.uncovered.clone();
                 break;
             }
-            let bodies: Vec<(usize, Vec<u32>, Vec<u8>)> = pending
+            let mut filtered: Vec<Option<Vec<u8>>> = Vec::with_capacity(pending.per_node.len());
+            for (&node, shards) in &pending.per_node {
+                if rf > 1 || round > 0 || pending.partial_nodes.contains(&node) {
+                    filtered.push(Some(params.node_body(window_end, details, Some(shards))));
+                } else {
+                    if shared_body.is_none() {
+                        shared_body = Some(params.node_body(window_end, details, None));
+                    }
+                    filtered.push(None);
+                }
+            }
+            let bodies: Vec<(usize, &[u32], &[u8])> = pending
                 .per_node
                 .iter()
-                .map(|(&node, shards)| {
-                    let mut b = node_body.clone();
-                    if rf > 1 || round > 0 || pending.partial_nodes.contains(&node) {
-                        b.insert(
-                            "filter".into(),
-                            with_shard_filter(client_filter.as_ref(), shards),
-                        );
-                    }
-                    (
-                        node,
-                        shards.clone(),
-                        serde_json::to_vec(&Value::Object(b)).unwrap_or_default(),
-                    )
+                .zip(&filtered)
+                .map(|((&node, shards), own)| {
+                    let body = own.as_deref().or(shared_body.as_deref()).unwrap_or(b"{}");
+                    (node, shards.as_slice(), body)
                 })
                 .collect();
             fan_out += bodies.len();
@@ -385,8 +396,14 @@ impl Api {
             ));
         }
         let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
-        let mut out = Vec::with_capacity(answers.iter().map(Vec::len).sum::<usize>().min(1 << 20));
-        if let Err(err) = merge_search(&merge_req, &bodies, &mut out) {
+        let mut out =
+            miroir_io::http::take_buffer(answers.iter().map(Vec::len).sum::<usize>().min(1 << 20));
+        let merged = merge_search(&merge_req, &bodies, &mut out);
+        drop(bodies);
+        for answer in answers {
+            miroir_io::http::recycle_buffer(answer);
+        }
+        if let Err(err) = merged {
             return Err(Response::error(
                 502,
                 "miroir_node_error",
@@ -425,5 +442,489 @@ fn replan(routing: &RoutingSnapshot, shards: &[u32], avoid: &[usize]) -> Plan {
         per_node,
         uncovered,
         partial_nodes,
+    }
+}
+
+/// A search's parameters: a `serde_json` object (GET queries, multi-search,
+/// bodies the raw scan declined) or the members of a raw POST body.
+// The raw variant is a fixed array on purpose: no allocation per search.
+#[allow(clippy::large_enum_variant)]
+enum Params<'a> {
+    Map(&'a Map<String, Value>),
+    Raw(RawBody<'a>),
+}
+
+/// Members the node body gets from Miroir, never from the client.
+const REWRITTEN: [&str; 5] = ["page", "hitsPerPage", "offset", "limit", "showRankingScore"];
+
+impl Params<'_> {
+    /// A non-negative integer parameter (`Value::as_u64` semantics).
+    fn uint(&self, key: &str) -> Option<usize> {
+        match self {
+            Params::Map(m) => m.get(key).and_then(Value::as_u64).map(|v| v as usize),
+            Params::Raw(r) => r.get(key).and_then(raw_u64).map(|v| v as usize),
+        }
+    }
+
+    fn flag(&self, key: &str) -> Option<bool> {
+        match self {
+            Params::Map(m) => m.get(key).and_then(Value::as_bool),
+            Params::Raw(r) => match r.get(key) {
+                Some("true") => Some(true),
+                Some("false") => Some(false),
+                _ => None,
+            },
+        }
+    }
+
+    fn sort(&self) -> Option<Vec<String>> {
+        let strings = |v: &Value| {
+            v.as_array().map(|s| {
+                s.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+        };
+        match self {
+            Params::Map(m) => m.get("sort").and_then(strings),
+            Params::Raw(r) => r
+                .get("sort")
+                .filter(|v| v.starts_with('['))
+                .and_then(|v| serde_json::from_str::<Value>(v).ok())
+                .and_then(|v| strings(&v)),
+        }
+    }
+
+    /// `q` as compact JSON, as `Value`'s `Display` writes it.
+    fn query_json(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Params::Map(m) => m.get("q").map(|q| Cow::Owned(q.to_string())),
+            Params::Raw(r) => r.get("q").map(|q| {
+                // A string without escapes is written back byte for byte.
+                if q.starts_with('"') && !q.contains('\\') {
+                    Cow::Borrowed(q)
+                } else {
+                    serde_json::from_str::<Value>(q)
+                        .map_or(Cow::Borrowed(q), |v| Cow::Owned(v.to_string()))
+                }
+            }),
+        }
+    }
+
+    /// What a node is asked: the client's parameters with `offset: 0`,
+    /// `limit: window_end`, `showRankingScore: true` (and details when
+    /// `details`), no `page`/`hitsPerPage`, and `shards` ANDed to the filter.
+    fn node_body(&self, window_end: usize, details: bool, shards: Option<&[u32]>) -> Vec<u8> {
+        match self {
+            Params::Map(body) => {
+                let mut b = (*body).clone();
+                b.remove("page");
+                b.remove("hitsPerPage");
+                b.insert("offset".into(), Value::from(0));
+                b.insert("limit".into(), Value::from(window_end));
+                b.insert("showRankingScore".into(), Value::from(true));
+                if details {
+                    b.insert("showRankingScoreDetails".into(), Value::from(true));
+                }
+                if let Some(shards) = shards {
+                    let filter = with_shard_filter(body.get("filter"), shards);
+                    b.insert("filter".into(), filter);
+                }
+                serde_json::to_vec(&Value::Object(b)).unwrap_or_default()
+            }
+            Params::Raw(raw) => raw.node_body(window_end, details, shards),
+        }
+    }
+}
+
+/// `Value::as_u64` of a raw JSON number: digits only (no sign, fraction or
+/// exponent), within `u64`.
+fn raw_u64(v: &str) -> Option<u64> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
+}
+
+/// Most top-level members the raw path handles; more take the map path.
+const MAX_RAW_MEMBERS: usize = 24;
+
+/// The top-level members of a POST search body, as `(key, raw value)`
+/// slices of the body. Only built when the body is a JSON object that
+/// `serde_json` parses into the same members: keys without escapes, no
+/// duplicate keys, no exponent numbers (their range is not checked here),
+/// no `\u` surrogate escapes, nesting within `serde_json`'s limit.
+struct RawBody<'a> {
+    members: [(&'a str, &'a str); MAX_RAW_MEMBERS],
+    len: usize,
+}
+
+impl<'a> RawBody<'a> {
+    fn parse(req: &Request<'a>) -> Option<RawBody<'a>> {
+        if req.method != Method::Post {
+            return None;
+        }
+        RawBody::parse_body(req.body)
+    }
+
+    fn parse_body(body: &'a [u8]) -> Option<RawBody<'a>> {
+        let body = if body.is_empty() {
+            "{}"
+        } else {
+            std::str::from_utf8(body).ok()?
+        };
+        let mut scan = Scan {
+            s: body.as_bytes(),
+            pos: 0,
+        };
+        let mut raw = RawBody {
+            members: [("", ""); MAX_RAW_MEMBERS],
+            len: 0,
+        };
+        scan.ws();
+        scan.eat(b'{')?;
+        scan.ws();
+        if scan.peek() == Some(b'}') {
+            scan.pos += 1;
+        } else {
+            loop {
+                if raw.len == MAX_RAW_MEMBERS {
+                    return None;
+                }
+                let key_start = scan.pos + 1;
+                scan.eat(b'"')?;
+                if scan.string()? {
+                    return None; // escaped key
+                }
+                let key = &body[key_start..scan.pos - 1];
+                if raw.members[..raw.len].iter().any(|(k, _)| *k == key) {
+                    return None;
+                }
+                scan.ws();
+                scan.eat(b':')?;
+                scan.ws();
+                let value_start = scan.pos;
+                scan.value(1)?;
+                raw.members[raw.len] = (key, &body[value_start..scan.pos]);
+                raw.len += 1;
+                scan.ws();
+                match scan.next()? {
+                    b',' => scan.ws(),
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        scan.ws();
+        (scan.pos == body.len()).then_some(raw)
+    }
+
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.members[..self.len]
+            .iter()
+            .find_map(|&(k, v)| (k == key).then_some(v))
+    }
+
+    fn node_body(&self, window_end: usize, details: bool, shards: Option<&[u32]>) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = Vec::with_capacity(
+            96 + self.members[..self.len]
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 4)
+                .sum::<usize>(),
+        );
+        out.push(b'{');
+        for &(key, value) in &self.members[..self.len] {
+            if REWRITTEN.contains(&key)
+                || (details && key == "showRankingScoreDetails")
+                || (shards.is_some() && key == "filter")
+            {
+                continue;
+            }
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(value.as_bytes());
+            out.push(b',');
+        }
+        let _ = write!(
+            out,
+            "\"offset\":0,\"limit\":{window_end},\"showRankingScore\":true"
+        );
+        if details {
+            out.extend_from_slice(b",\"showRankingScoreDetails\":true");
+        }
+        if let Some(shards) = shards {
+            out.extend_from_slice(b",\"filter\":");
+            // `with_shard_filter` on raw JSON: the shard filter alone, the
+            // client's array with it appended, or `[client, shard]`.
+            let shard = || format!("\"{}\"", shard_filter(shards));
+            match self.get("filter") {
+                None | Some("null") => out.extend_from_slice(shard().as_bytes()),
+                Some(f) if f.starts_with('[') => {
+                    let inner = &f[1..f.len() - 1];
+                    out.push(b'[');
+                    if !inner.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+                        out.extend_from_slice(inner.as_bytes());
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(shard().as_bytes());
+                    out.push(b']');
+                }
+                Some(f) => {
+                    out.push(b'[');
+                    out.extend_from_slice(f.as_bytes());
+                    out.push(b',');
+                    out.extend_from_slice(shard().as_bytes());
+                    out.push(b']');
+                }
+            }
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// A strict JSON scanner over UTF-8 text. `None` means "not sure serde_json
+/// reads this the same way": the caller falls back to serde_json.
+struct Scan<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+/// Deepest nesting accepted (serde_json's recursion limit is 128).
+const MAX_DEPTH: usize = 100;
+/// Longest number accepted (longer integers can overflow `f64` in serde_json).
+const MAX_NUMBER_DIGITS: usize = 300;
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.next()? == b).then_some(())
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// The rest of a string after its opening quote; whether it had escapes.
+    fn string(&mut self) -> Option<bool> {
+        let mut escaped = false;
+        loop {
+            match self.next()? {
+                b'"' => return Some(escaped),
+                b'\\' => {
+                    escaped = true;
+                    match self.next()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            let hex = self.s.get(self.pos..self.pos + 4)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit)
+                                || matches!(hex[0], b'd' | b'D')
+                            {
+                                return None;
+                            }
+                            self.pos += 4;
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => {}
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        match self.next()? {
+            b'"' => self.string().map(|_| ()),
+            b't' => self.literal(b"rue"),
+            b'f' => self.literal(b"alse"),
+            b'n' => self.literal(b"ull"),
+            b'-' | b'0'..=b'9' => {
+                self.pos -= 1;
+                self.number()
+            }
+            open @ (b'{' | b'[') => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                let close = if open == b'{' { b'}' } else { b']' };
+                self.ws();
+                if self.peek() == Some(close) {
+                    self.pos += 1;
+                    return Some(());
+                }
+                loop {
+                    if open == b'{' {
+                        self.eat(b'"')?;
+                        self.string()?;
+                        self.ws();
+                        self.eat(b':')?;
+                        self.ws();
+                    }
+                    self.value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => self.ws(),
+                        b if b == close => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, rest: &[u8]) -> Option<()> {
+        let end = self.pos + rest.len();
+        (self.s.get(self.pos..end)? == rest).then(|| self.pos = end)
+    }
+
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let mut count = match self.peek()? {
+            b'0' => {
+                self.pos += 1;
+                1
+            }
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        };
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            let fraction = self.digits();
+            if fraction == 0 {
+                return None;
+            }
+            count += fraction;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) || count > MAX_NUMBER_DIGITS {
+            return None;
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map_of(body: &str) -> Map<String, Value> {
+        let body = if body.is_empty() { "{}" } else { body };
+        match serde_json::from_str::<Value>(body).expect("serde accepts what the scan accepts") {
+            Value::Object(m) => m,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    /// The raw path reads and rewrites a body exactly as the map path does.
+    fn same(body: &str) {
+        let raw = RawBody::parse_body(body.as_bytes())
+            .unwrap_or_else(|| panic!("raw scan declined {body}"));
+        let map = map_of(body);
+        let (r, m) = (Params::Raw(raw), Params::Map(&map));
+        for key in ["page", "hitsPerPage", "offset", "limit", "q"] {
+            assert_eq!(r.uint(key), m.uint(key), "{key} of {body}");
+        }
+        for key in ["showRankingScore", "showRankingScoreDetails"] {
+            assert_eq!(r.flag(key), m.flag(key), "{key} of {body}");
+        }
+        assert_eq!(r.sort(), m.sort(), "sort of {body}");
+        assert_eq!(r.query_json(), m.query_json(), "q of {body}");
+        for details in [false, true] {
+            for shards in [None, Some(&[1u32][..]), Some(&[0u32, 2][..])] {
+                let a: Value = serde_json::from_slice(&r.node_body(30, details, shards))
+                    .unwrap_or_else(|e| panic!("raw node body of {body}: {e}"));
+                let b: Value = serde_json::from_slice(&m.node_body(30, details, shards)).unwrap();
+                assert_eq!(a, b, "node body of {body} (details {details}, {shards:?})");
+            }
+        }
+    }
+
+    #[test]
+    fn raw_body_matches_the_map_path() {
+        for body in [
+            "",
+            "{}",
+            " { } ",
+            r#"{"q":"batman","limit":10}"#,
+            r#"{"q":"batman","limit":10,"offset":5}"#,
+            r#"{"q":"bat\"man\u00e9","page":2,"hitsPerPage":7}"#,
+            r#"{"q":"été ☃","limit":10.0,"offset":-1}"#,
+            r#"{"q":null,"limit":"10","page":0}"#,
+            r#"{"q":12.50,"limit":18446744073709551615}"#,
+            r#"{"limit":18446744073709551616}"#,
+            r#"{"sort":["year:desc","title:asc"],"showRankingScore":false}"#,
+            r#"{"sort":"year:desc","showRankingScoreDetails":true}"#,
+            r#"{"showRankingScoreDetails":"yes","showRankingScore":1}"#,
+            r#"{"filter":"genres = Action"}"#,
+            r#"{"filter":["a = 1",["b = 2","c = 3"]]}"#,
+            r#"{"filter":[]}"#,
+            r#"{"filter":[ ]}"#,
+            r#"{"filter":null}"#,
+            r#"{"filter":{"weird":true}}"#,
+            "{\n \"q\" :\t\"x\" ,\r\n\"limit\": 3 , \"facets\": [ \"genres\" , \"year\" ] }",
+            r#"{"q":"x","hybrid":{"embedder":"default","semanticRatio":0.5},"vector":[0.1,-0.25,0,1.5]}"#,
+            r#"{"attributesToRetrieve":["*"],"attributesToHighlight":["title"],"highlightPreTag":"<em>"}"#,
+        ] {
+            same(body);
+        }
+    }
+
+    #[test]
+    fn raw_body_declines_what_it_cannot_vouch_for() {
+        for body in [
+            "[]",
+            "1",
+            "\"q\"",
+            "{",
+            r#"{"q":"a"} x"#,
+            r#"{"q":"a",}"#,
+            r#"{"q" "a"}"#,
+            r#"{"q":"a","q":"b"}"#,
+            r#"{"\u0071":"a"}"#,
+            r#"{"limit":1e3}"#,
+            r#"{"vector":[1E400]}"#,
+            r#"{"limit":01}"#,
+            r#"{"limit":-}"#,
+            r#"{"limit":1.}"#,
+            r#"{"q":"\ud800"}"#,
+            r#"{"q":"\x"}"#,
+            "{\"q\":\"a\u{1}\"}",
+            r#"{"q":tru}"#,
+            r#"{"filter":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["#,
+        ] {
+            assert!(RawBody::parse_body(body.as_bytes()).is_none(), "{body}");
+        }
+        assert!(RawBody::parse_body(b"{\"q\":\"\xff\"}").is_none());
+        let deep = format!("{{\"f\":{}1{}}}", "[".repeat(99), "]".repeat(99));
+        assert!(RawBody::parse_body(deep.as_bytes()).is_some());
+        let deeper = format!("{{\"f\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(RawBody::parse_body(deeper.as_bytes()).is_none());
+        let long = format!("{{\"n\":{}}}", "9".repeat(301));
+        assert!(RawBody::parse_body(long.as_bytes()).is_none());
     }
 }

@@ -168,6 +168,56 @@ impl Response {
     }
 }
 
+/// Buffers kept per thread for reuse; bigger or more are freed.
+const POOLED_BUFFERS: usize = 64;
+const POOLED_CAPACITY: usize = 256 * 1024;
+
+thread_local! {
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer with room for at least `capacity` bytes, from this
+/// thread's pool when it has one. Node responses, node request messages and
+/// response bodies cycle through the pool, so a steady request rate does no
+/// large allocations (each of which made glibc consolidate its fast bins).
+pub fn take_buffer(capacity: usize) -> Vec<u8> {
+    let mut buf = BUFFERS
+        .with(|pool| pool.borrow_mut().pop())
+        .unwrap_or_default();
+    buf.clear();
+    buf.reserve(capacity);
+    buf
+}
+
+/// Gives a buffer back to this thread's pool (see [`take_buffer`]).
+pub fn recycle_buffer(buf: Vec<u8>) {
+    let cap = buf.capacity();
+    if !(1024..=POOLED_CAPACITY).contains(&cap) {
+        return;
+    }
+    BUFFERS.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < POOLED_BUFFERS {
+            pool.push(buf);
+        }
+    });
+}
+
+/// Appends `n` in decimal.
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 /// Appends `s` as a JSON string literal.
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');

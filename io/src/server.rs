@@ -19,7 +19,9 @@ use monoio::net::{TcpListener, TcpStream};
 use monoio::time::{timeout, timeout_at, Instant};
 
 use crate::chunked::{ChunkError, ChunkedDecoder};
-use crate::http::{human_size, reason, HeaderSpan, Method, Request, Response};
+use crate::http::{
+    human_size, push_decimal, reason, recycle_buffer, HeaderSpan, Method, Request, Response,
+};
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -573,21 +575,26 @@ impl Connection {
         response: Response,
         head_only: bool,
     ) -> bool {
-        use std::io::Write;
         let mut out = std::mem::take(&mut self.out);
         out.clear();
-        let _ = write!(
-            out,
-            "HTTP/1.1 {} {}\r\n",
-            response.status,
-            reason(response.status)
-        );
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(&mut out, u64::from(response.status));
+        out.push(b' ');
+        out.extend_from_slice(reason(response.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
         if let Some(ct) = response.content_type {
-            let _ = write!(out, "content-type: {ct}\r\n");
+            out.extend_from_slice(b"content-type: ");
+            out.extend_from_slice(ct.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
-        let _ = write!(out, "content-length: {}\r\n", response.body.len());
+        out.extend_from_slice(b"content-length: ");
+        push_decimal(&mut out, response.body.len() as u64);
+        out.extend_from_slice(b"\r\n");
         for (name, value) in &response.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         if response.close {
             out.extend_from_slice(b"connection: close\r\n");
@@ -598,16 +605,21 @@ impl Connection {
             out.extend_from_slice(&response.body);
         }
         let deadline = Instant::now() + config.body_timeout;
+        let mut body = response.body;
         let write = async {
             let (res, out) = write_all(&mut self.stream.0, out).await;
             self.out = out;
             res?;
             if separate_body {
-                write_all(&mut self.stream.0, response.body).await.0?;
+                let (res, written) = write_all(&mut self.stream.0, std::mem::take(&mut body)).await;
+                body = written;
+                res?;
             }
             Ok::<(), io::Error>(())
         };
-        matches!(timeout_at(deadline, write).await, Ok(Ok(())))
+        let ok = matches!(timeout_at(deadline, write).await, Ok(Ok(())));
+        recycle_buffer(body);
+        ok
     }
 }
 
