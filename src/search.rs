@@ -39,12 +39,7 @@ fn search_body(req: &Request<'_>) -> Result<Map<String, Value>, Response> {
                 "invalid_request",
                 "The search parameters must be a JSON object.",
             )),
-            Err(e) => Err(Response::error(
-                400,
-                "malformed_payload",
-                "invalid_request",
-                &format!("The json payload provided is malformed. `{e}`."),
-            )),
+            Err(e) => Err(crate::routes::malformed_json(&e)),
         };
     }
     let mut map = Map::new();
