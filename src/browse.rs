@@ -5,15 +5,12 @@
 
 use std::cmp::Ordering;
 
-use futures_util::future::join_all;
 use miroir_io::{Method, Request, Response};
 use miroir_router::batch::{RESERVED_PREFIX, SHARD_FIELD};
 use serde_json::{json, Map, Value};
 
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
-use crate::metrics::NodeOperation;
-use crate::nodes::NodeRequest;
 use crate::query;
 use crate::routes::{index_not_found, json_response, malformed_json};
 
@@ -234,44 +231,26 @@ impl Api {
             })
             .collect();
         let target = format!("/indexes/{uid}/documents/fetch");
-        let authorization = self.node_authorization(req, auth);
-        trace
-            .fan_out
-            .set(trace.fan_out.get() + node_bodies.len() as u32);
-        self.metrics.scatter(node_bodies.len(), false, 0, 0);
-        let results = join_all(node_bodies.iter().map(|(node, nb)| {
-            let request = NodeRequest {
-                method: Method::Post,
-                target: &target,
-                content_type: Some("application/json"),
-                body: nb,
-            };
-            async move {
-                self.send_node(*node, NodeOperation::Read, &request, authorization)
-                    .await
-            }
-        }))
-        .await;
+        let pages = match self
+            .gather(
+                &target,
+                &node_bodies,
+                self.node_authorization(req, auth),
+                trace,
+                "A node failed while browsing documents",
+            )
+            .await
+        {
+            Ok(pages) => pages,
+            Err(r) => return r,
+        };
         let mut documents: Vec<Value> = Vec::new();
         let mut total = 0u64;
-        for result in results {
-            match result {
-                Ok(resp) if resp.status == 200 => {
-                    let page: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-                    total += page["total"].as_u64().unwrap_or(0);
-                    if let Some(Value::Array(results)) = page.get("results").cloned() {
-                        documents.extend(results);
-                    }
-                }
-                Ok(resp) => return Response::json(resp.status, resp.body),
-                Err(err) => {
-                    return Response::error(
-                        503,
-                        "miroir_shard_unavailable",
-                        "system",
-                        &format!("A node failed while browsing documents: {err}."),
-                    )
-                }
+        for page in pages {
+            let page: Value = serde_json::from_slice(&page).unwrap_or(Value::Null);
+            total += page["total"].as_u64().unwrap_or(0);
+            if let Some(Value::Array(results)) = page.get("results").cloned() {
+                documents.extend(results);
             }
         }
         documents.sort_by(|a, b| {

@@ -2,14 +2,12 @@
 //! `POST /indexes/{uid}/facet-search`, built on the single-index search.
 
 use futures_util::future::join_all;
-use miroir_io::{Method, Request, Response};
+use miroir_io::{Request, Response};
 use miroir_merge::merge_facet_search;
 use serde_json::{json, Map, Value};
 
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
-use crate::metrics::NodeOperation;
-use crate::nodes::NodeRequest;
 use crate::routes::{index_not_found, json_response, malformed_json};
 use crate::search::{plan, with_shard_filter};
 
@@ -338,37 +336,19 @@ impl Api {
             })
             .collect();
         let target = format!("/indexes/{uid}/facet-search");
-        let authorization = self.node_authorization(req, auth);
-        trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
-        self.metrics.scatter(bodies.len(), false, 0, 0);
-        let results = join_all(bodies.iter().map(|(node, b)| {
-            let request = NodeRequest {
-                method: Method::Post,
-                target: &target,
-                content_type: Some("application/json"),
-                body: b,
-            };
-            async move {
-                self.send_node(*node, NodeOperation::Read, &request, authorization)
-                    .await
-            }
-        }))
-        .await;
-        let mut answers = Vec::with_capacity(results.len());
-        for result in results {
-            match result {
-                Ok(resp) if resp.status == 200 => answers.push(resp.body),
-                Ok(resp) => return Response::json(resp.status, resp.body),
-                Err(err) => {
-                    return Response::error(
-                        503,
-                        "miroir_shard_unavailable",
-                        "system",
-                        &format!("A node failed during the facet search: {err}."),
-                    )
-                }
-            }
-        }
+        let answers = match self
+            .gather(
+                &target,
+                &bodies,
+                self.node_authorization(req, auth),
+                trace,
+                "A node failed during the facet search",
+            )
+            .await
+        {
+            Ok(answers) => answers,
+            Err(r) => return r,
+        };
         let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
         let mut out = Vec::with_capacity(answers.iter().map(Vec::len).sum());
         // Meilisearch's default `maxFacetHits`.

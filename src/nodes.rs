@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use futures_util::future::join_all;
-use miroir_io::{Method, Request, UpstreamError, UpstreamRequest, UpstreamResponse};
+use miroir_io::{Method, Request, Response, UpstreamError, UpstreamRequest, UpstreamResponse};
 
-use crate::api::Api;
+use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::metrics::NodeOperation;
 
@@ -75,13 +75,18 @@ impl Api {
         result
     }
 
-    /// Sends every `(node, request)` concurrently; results in input order.
+    /// Sends every `(node, request)` concurrently, counted in the request's
+    /// fan-out; results in input order.
     pub(crate) async fn send_nodes(
         &self,
         requests: &[(usize, NodeRequest<'_>)],
         operation: NodeOperation,
         authorization: Option<&[u8]>,
+        trace: &RequestTrace,
     ) -> Vec<NodeResult> {
+        trace
+            .fan_out
+            .set(trace.fan_out.get() + requests.len() as u32);
         join_all(
             requests
                 .iter()
@@ -89,6 +94,74 @@ impl Api {
         )
         .await
     }
+
+    /// POSTs each `(node, body)` JSON body to `target`, concurrently.
+    pub(crate) async fn post_json_each(
+        &self,
+        target: &str,
+        bodies: &[(usize, Vec<u8>)],
+        operation: NodeOperation,
+        authorization: Option<&[u8]>,
+        trace: &RequestTrace,
+    ) -> Vec<NodeResult> {
+        let requests: Vec<(usize, NodeRequest)> = bodies
+            .iter()
+            .map(|(node, body)| {
+                (
+                    *node,
+                    NodeRequest {
+                        method: Method::Post,
+                        target,
+                        content_type: Some("application/json"),
+                        body,
+                    },
+                )
+            })
+            .collect();
+        self.send_nodes(&requests, operation, authorization, trace)
+            .await
+    }
+
+    /// A read scattered over nodes (each `(node, body)` POSTed to `target`):
+    /// the nodes' answer bodies, or the client's answer when one failed (see
+    /// `ok_bodies`; `failure` words a transport error).
+    pub(crate) async fn gather(
+        &self,
+        target: &str,
+        bodies: &[(usize, Vec<u8>)],
+        authorization: Option<&[u8]>,
+        trace: &RequestTrace,
+        failure: &str,
+    ) -> Result<Vec<Vec<u8>>, Response> {
+        self.metrics.scatter(bodies.len(), false, 0, 0);
+        let results = self
+            .post_json_each(target, bodies, NodeOperation::Read, authorization, trace)
+            .await;
+        ok_bodies(results, "miroir_shard_unavailable", failure)
+    }
+}
+
+/// The bodies of `results` when every node answered 200, in order. Otherwise
+/// the first failure is the answer: a node's non-200 answer as it is, or a
+/// 503 `code` "`failure`: (transport error)." for a node that did not answer.
+pub fn ok_bodies(
+    results: Vec<NodeResult>,
+    code: &str,
+    failure: &str,
+) -> Result<Vec<Vec<u8>>, Response> {
+    results
+        .into_iter()
+        .map(|result| match result {
+            Ok(resp) if resp.status == 200 => Ok(resp.body),
+            Ok(resp) => Err(Response::json(resp.status, resp.body)),
+            Err(err) => Err(Response::error(
+                503,
+                code,
+                "system",
+                &format!("{failure}: {err}."),
+            )),
+        })
+        .collect()
 }
 
 /// The node's `taskUid` from a 202 summarized task.

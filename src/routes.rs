@@ -461,10 +461,7 @@ impl Api {
                 )
             })
             .collect();
-        trace
-            .fan_out
-            .set(trace.fan_out.get() + requests.len() as u32);
-        self.send_nodes(&requests, NodeOperation::Admin, authorization)
+        self.send_nodes(&requests, NodeOperation::Admin, authorization, trace)
             .await
     }
 
@@ -728,31 +725,16 @@ impl Api {
             .filter(|(_, ids)| !ids.is_empty())
             .map(|(n, ids)| (n, serde_json::to_vec(ids).unwrap_or_default()))
             .collect();
-        let requests: Vec<(usize, NodeRequest)> = bodies
-            .iter()
-            .map(|(n, body)| {
-                (
-                    *n,
-                    NodeRequest {
-                        method: Method::Post,
-                        target: &target,
-                        content_type: Some("application/json"),
-                        body,
-                    },
-                )
-            })
-            .collect();
-        trace
-            .fan_out
-            .set(trace.fan_out.get() + requests.len() as u32);
         let results = self
-            .send_nodes(
-                &requests,
+            .post_json_each(
+                &target,
+                &bodies,
                 NodeOperation::Write,
                 self.node_authorization(req, auth),
+                trace,
             )
             .await;
-        let nodes: Vec<usize> = requests.iter().map(|(n, _)| *n).collect();
+        let nodes: Vec<usize> = bodies.iter().map(|(n, _)| *n).collect();
         let details = json!({"providedIds": ids.len(), "deletedDocuments": 0, "originalFilter": null, "miroirCopies": self.copies()});
         self.finish_write(
             &snapshot,
@@ -919,14 +901,12 @@ impl Api {
                 )
             })
             .collect();
-        trace
-            .fan_out
-            .set(trace.fan_out.get() + requests.len() as u32);
         let results = self
             .send_nodes(
                 &requests,
                 NodeOperation::Admin,
                 self.node_authorization(req, auth),
+                trace,
             )
             .await;
         let nodes: Vec<usize> = requests.iter().map(|(n, _)| *n).collect();

@@ -225,10 +225,7 @@ impl Api {
                 )
             })
             .collect();
-        trace
-            .fan_out
-            .set(trace.fan_out.get() + requests.len() as u32);
-        self.send_nodes(&requests, NodeOperation::Admin, authorization)
+        self.send_nodes(&requests, NodeOperation::Admin, authorization, trace)
             .await;
     }
 }

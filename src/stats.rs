@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
+use crate::nodes::ok_bodies;
 use crate::routes::{index_not_found, json_response};
 
 /// Sums node index stats and divides by the replication factor.
@@ -93,24 +94,15 @@ impl Api {
                 trace,
             )
             .await;
-        let mut values = Vec::with_capacity(results.len());
-        for result in results {
-            match result {
-                Ok(resp) if resp.status == 200 => {
-                    values.push(serde_json::from_slice(&resp.body).unwrap_or(Value::Null))
-                }
-                Ok(resp) => return Err(Response::json(resp.status, resp.body)),
-                Err(err) => {
-                    return Err(Response::error(
-                        503,
-                        "miroir_node_unavailable",
-                        "system",
-                        &format!("A node did not answer for stats: {err}."),
-                    ))
-                }
-            }
-        }
-        Ok(values)
+        let bodies = ok_bodies(
+            results,
+            "miroir_node_unavailable",
+            "A node did not answer for stats",
+        )?;
+        Ok(bodies
+            .iter()
+            .map(|body| serde_json::from_slice(body).unwrap_or(Value::Null))
+            .collect())
     }
 
     pub(crate) async fn index_stats(

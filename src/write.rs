@@ -195,12 +195,9 @@ impl Api {
                 )
             })
             .collect();
-        trace
-            .fan_out
-            .set(trace.fan_out.get() + requests.len() as u32);
         let authorization = self.node_authorization(req, auth);
         let results = self
-            .send_nodes(&requests, NodeOperation::Write, authorization)
+            .send_nodes(&requests, NodeOperation::Write, authorization, trace)
             .await;
 
         let mut shards_written: Vec<u32> = routed.iter().map(|r| r.shard).collect();
