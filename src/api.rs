@@ -118,13 +118,13 @@ impl Api {
                 self.add_documents(req, a, uid, trace).await
             }
             (Delete, ["indexes", uid, "documents"]) => {
-                self.delete_all_documents(req, a, uid, trace).await
+                self.delete_documents(req, a, uid, false, trace).await
             }
             (Post, ["indexes", uid, "documents", "delete-batch"]) => {
                 self.delete_batch(req, a, uid, trace).await
             }
             (Post, ["indexes", uid, "documents", "delete"]) => {
-                self.delete_by_filter(req, a, uid, trace).await
+                self.delete_documents(req, a, uid, true, trace).await
             }
             (Get, ["indexes", uid, "documents"])
             | (Post, ["indexes", uid, "documents", "fetch"]) => {

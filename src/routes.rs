@@ -658,9 +658,6 @@ impl Api {
         id: &str,
         trace: &RequestTrace,
     ) -> Response {
-        if self.cluster.indexes.get(uid).is_none() {
-            return index_not_found(uid);
-        }
         let id = query::decode(id);
         self.delete_ids(req, auth, uid, vec![Value::from(id)], trace)
             .await
@@ -749,56 +746,46 @@ impl Api {
         .await
     }
 
-    pub(crate) async fn delete_by_filter(
+    /// `DELETE .../documents` (every document) and `POST .../documents/delete`
+    /// (by filter): every node deletes, under the write quorum.
+    pub(crate) async fn delete_documents(
         &self,
         req: &Request<'_>,
         auth: &ClientAuth<'_>,
         uid: &str,
+        by_filter: bool,
         trace: &RequestTrace,
     ) -> Response {
         if self.cluster.indexes.get(uid).is_none() {
             return index_not_found(uid);
         }
-        let filter = serde_json::from_slice::<Value>(req.body)
-            .ok()
-            .and_then(|b| b.get("filter").cloned());
-        let details = json!({"providedIds": 0, "deletedDocuments": 0, "originalFilter": filter.map(|f| f.to_string()), "miroirCopies": self.copies()});
-        let target = format!("/indexes/{uid}/documents/delete");
+        let (details, method, target, body) = if by_filter {
+            let filter = serde_json::from_slice::<Value>(req.body)
+                .ok()
+                .and_then(|b| b.get("filter").cloned());
+            (
+                json!({"providedIds": 0, "deletedDocuments": 0, "originalFilter": filter.map(|f| f.to_string()), "miroirCopies": self.copies()}),
+                Method::Post,
+                format!("/indexes/{uid}/documents/delete"),
+                req.body,
+            )
+        } else {
+            (
+                json!({"deletedDocuments": 0, "miroirCopies": self.copies()}),
+                Method::Delete,
+                format!("/indexes/{uid}/documents"),
+                &[][..],
+            )
+        };
         self.broadcast_write(
             req,
             auth,
             Some(uid),
             "documentDeletion",
             details,
-            Method::Post,
+            method,
             &target,
-            req.body,
-            trace,
-        )
-        .await
-    }
-
-    pub(crate) async fn delete_all_documents(
-        &self,
-        req: &Request<'_>,
-        auth: &ClientAuth<'_>,
-        uid: &str,
-        trace: &RequestTrace,
-    ) -> Response {
-        if self.cluster.indexes.get(uid).is_none() {
-            return index_not_found(uid);
-        }
-        let details = json!({"deletedDocuments": 0, "miroirCopies": self.copies()});
-        let target = format!("/indexes/{uid}/documents");
-        self.broadcast_write(
-            req,
-            auth,
-            Some(uid),
-            "documentDeletion",
-            details,
-            Method::Delete,
-            &target,
-            &[],
+            body,
             trace,
         )
         .await
