@@ -14,7 +14,7 @@ use crate::indexes::IndexMeta;
 use crate::metrics::NodeOperation;
 use crate::nodes::{node_error_value, task_uid, NodeRequest, NodeResult};
 use crate::query;
-use crate::tasks::{now_ns, NodeTask, Status, Task};
+use crate::tasks::{now_ns, Task};
 
 /// Whether every shard reached quorum in at least one group.
 #[derive(Debug, PartialEq, Eq)]
@@ -235,28 +235,10 @@ impl Api {
         shards_written: &[u32],
         trace: &RequestTrace,
     ) -> Response {
-        let node_ids = &self.cluster.config.nodes;
-        let mut acked = vec![false; node_ids.len()];
-        let mut node_tasks = Vec::with_capacity(nodes.len());
+        let mut acked = vec![false; self.cluster.config.nodes.len()];
         for (&node, result) in nodes.iter().zip(results) {
-            let uid = result.as_ref().ok().and_then(task_uid);
-            if let Some(uid) = uid {
+            if result.as_ref().ok().and_then(task_uid).is_some() {
                 acked[node] = true;
-                node_tasks.push(NodeTask {
-                    node: node_ids[node].id.clone(),
-                    task_uid: Some(uid),
-                    status: Status::Enqueued,
-                    error: None,
-                    details: None,
-                });
-            } else {
-                node_tasks.push(NodeTask {
-                    node: node_ids[node].id.clone(),
-                    task_uid: None,
-                    status: Status::Failed,
-                    error: Some(node_error_value(&node_ids[node].id, result)),
-                    details: None,
-                });
             }
         }
         let outcome = quorum(snapshot, shards_written, &acked);
@@ -279,20 +261,8 @@ impl Api {
                 &format!("The write reached no replica group's quorum for shards {shards}; it was not accepted. Check /_miroir/topology and retry."),
             );
         }
-        let task = Task {
-            uid: self.cluster.tasks.allocate_uid(),
-            index_uid: index_uid.map(str::to_owned),
-            kind: kind.to_owned(),
-            status: Status::Enqueued,
-            details,
-            error: None,
-            canceled_by: None,
-            cancel_requested_by: None,
-            enqueued_at: now_ns(),
-            started_at: None,
-            finished_at: None,
-            nodes: node_tasks,
-        };
+        // Only an accepted write takes a task uid.
+        let task = self.task_from_results(index_uid, kind, details, nodes, results);
         self.accept_task(task, &outcome.degraded_groups, trace)
             .await
     }
