@@ -6,13 +6,14 @@
 use std::cmp::Ordering;
 
 use miroir_io::{Method, Request, Response};
-use miroir_router::batch::{RESERVED_PREFIX, SHARD_FIELD};
+use miroir_router::batch::RESERVED_PREFIX;
 use serde_json::{json, Map, Value};
 
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::query;
-use crate::routes::{index_not_found, json_response, malformed_json};
+use crate::routes::{index_not_found, json_object, json_response};
+use crate::search::with_shard_filter;
 
 /// The fetch body equivalent of a `GET .../documents` query string.
 fn fetch_body_from_query(query_string: &str) -> Result<Map<String, Value>, Response> {
@@ -25,7 +26,7 @@ fn fetch_body_from_query(query_string: &str) -> Result<Map<String, Value>, Respo
                 })?;
                 body.insert(key, Value::from(n));
             }
-            "fields" => {
+            "fields" | "ids" | "sort" => {
                 body.insert(
                     key,
                     Value::from(
@@ -41,28 +42,6 @@ fn fetch_body_from_query(query_string: &str) -> Result<Map<String, Value>, Respo
             }
             "retrieveVectors" => {
                 body.insert(key, Value::from(value == "true"));
-            }
-            "ids" => {
-                body.insert(
-                    key,
-                    Value::from(
-                        value
-                            .split(',')
-                            .map(|f| Value::from(f.trim()))
-                            .collect::<Vec<_>>(),
-                    ),
-                );
-            }
-            "sort" => {
-                body.insert(
-                    key,
-                    Value::from(
-                        value
-                            .split(',')
-                            .map(|f| Value::from(f.trim()))
-                            .collect::<Vec<_>>(),
-                    ),
-                );
             }
             _ => {}
         }
@@ -111,21 +90,9 @@ impl Api {
                 Err(r) => return r,
             }
         } else {
-            match serde_json::from_slice::<Value>(if req.body.is_empty() {
-                b"{}"
-            } else {
-                req.body
-            }) {
-                Ok(Value::Object(map)) => map,
-                Ok(_) => {
-                    return Response::error(
-                        400,
-                        "bad_request",
-                        "invalid_request",
-                        "The body must be a JSON object.",
-                    )
-                }
-                Err(e) => return malformed_json(&e),
+            match json_object(if req.body.is_empty() { b"{}" } else { req.body }) {
+                Ok(map) => map,
+                Err(r) => return r,
             }
         };
         let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
@@ -206,23 +173,11 @@ impl Api {
                     nb.insert("fields".into(), Value::from(wanted));
                 }
                 if needs_shard_filter {
-                    let shard_filter = format!(
-                        "{SHARD_FIELD} IN [{}]",
-                        shards
-                            .iter()
-                            .map(u32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                    let client_filter = nb.remove("filter");
+                    nb.insert(
+                        "filter".into(),
+                        with_shard_filter(client_filter.as_ref(), shards),
                     );
-                    let combined = match nb.remove("filter") {
-                        None | Some(Value::Null) => Value::from(shard_filter),
-                        Some(Value::Array(mut parts)) => {
-                            parts.push(Value::from(shard_filter));
-                            Value::Array(parts)
-                        }
-                        Some(other) => Value::from(vec![other, Value::from(shard_filter)]),
-                    };
-                    nb.insert("filter".into(), combined);
                 }
                 (
                     *node as usize,

@@ -8,21 +8,8 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
-use crate::routes::{index_not_found, json_response, malformed_json};
+use crate::routes::{index_not_found, json_object, json_response};
 use crate::search::{plan, with_shard_filter};
-
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Response> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Response::error(
-            400,
-            "bad_request",
-            "invalid_request",
-            "The body must be a JSON object.",
-        )),
-        Err(e) => Err(malformed_json(&e)),
-    }
-}
 
 /// A per-query error as multi-search reports it: 400, message prefixed
 /// with the query's position.
@@ -79,7 +66,7 @@ impl Api {
         auth: &ClientAuth<'_>,
         trace: &RequestTrace,
     ) -> Response {
-        let body = match parse_object(req.body) {
+        let body = match json_object(req.body) {
             Ok(b) => b,
             Err(r) => return r,
         };
@@ -294,7 +281,7 @@ impl Api {
         if self.cluster.indexes.get(uid).is_none() {
             return index_not_found(uid);
         }
-        let body = match parse_object(req.body) {
+        let body = match json_object(req.body) {
             Ok(b) => b,
             Err(r) => return r,
         };

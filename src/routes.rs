@@ -3,7 +3,7 @@
 
 use miroir_io::{Method, Request, Response};
 use miroir_router::shard_for_key;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
@@ -25,6 +25,20 @@ pub fn malformed_json(e: &serde_json::Error) -> Response {
         "invalid_request",
         &format!("The json payload provided is malformed. `{e}`."),
     )
+}
+
+/// A body that must be a JSON object, or the 400 saying why it is not.
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Response::error(
+            400,
+            "bad_request",
+            "invalid_request",
+            "The body must be a JSON object.",
+        )),
+        Err(e) => Err(malformed_json(&e)),
+    }
 }
 
 pub fn index_not_found(uid: &str) -> Response {
