@@ -54,6 +54,15 @@ fn bad_param(code: &str, message: String) -> Response {
     Response::error(400, code, "invalid_request", &message)
 }
 
+/// A body that must be a JSON array, or the 400 `code` with `message`.
+fn json_array(body: &[u8], code: &str, message: &str) -> Result<Vec<Value>, Response> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(_) => Err(bad_param(code, message.into())),
+        Err(e) => Err(malformed_json(&e)),
+    }
+}
+
 fn parse_list<T>(value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<Vec<T>>, String> {
     if value == "*" {
         return Ok(None);
@@ -688,15 +697,13 @@ impl Api {
         if self.cluster.indexes.get(uid).is_none() {
             return index_not_found(uid);
         }
-        let ids: Vec<Value> = match serde_json::from_slice(req.body) {
-            Ok(Value::Array(ids)) => ids,
-            Ok(_) => {
-                return bad_param(
-                    "invalid_document_ids",
-                    "Invalid value type: expected an array of document ids".into(),
-                )
-            }
-            Err(e) => return malformed_json(&e),
+        let ids = match json_array(
+            req.body,
+            "invalid_document_ids",
+            "Invalid value type: expected an array of document ids",
+        ) {
+            Ok(ids) => ids,
+            Err(r) => return r,
         };
         self.delete_ids(req, auth, uid, ids, trace).await
     }
@@ -959,15 +966,13 @@ impl Api {
         auth: &ClientAuth<'_>,
         trace: &RequestTrace,
     ) -> Response {
-        let swaps: Vec<Value> = match serde_json::from_slice(req.body) {
-            Ok(Value::Array(s)) => s,
-            Ok(_) => {
-                return bad_param(
-                    "invalid_swap_indexes",
-                    "Invalid value type: expected an array of swaps".into(),
-                )
-            }
-            Err(e) => return malformed_json(&e),
+        let swaps = match json_array(
+            req.body,
+            "invalid_swap_indexes",
+            "Invalid value type: expected an array of swaps",
+        ) {
+            Ok(swaps) => swaps,
+            Err(r) => return r,
         };
         let mut pairs = Vec::with_capacity(swaps.len());
         for swap in &swaps {
