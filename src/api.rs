@@ -71,6 +71,13 @@ impl Api {
         }
     }
 
+    /// This request's round-robin position; the next request gets the next.
+    pub(crate) fn next_rotation(&self) -> usize {
+        let rotation = self.next_node.get();
+        self.next_node.set(rotation.wrapping_add(1));
+        rotation
+    }
+
     async fn route(&self, req: &Request<'_>, trace: &RequestTrace) -> Response {
         let path = req.path();
         if path == "/health" {
@@ -191,8 +198,7 @@ impl Api {
         let authorization = self.node_authorization(req, auth);
         let routing = self.cluster.routing.load();
         let node_count = self.cluster.node_addrs.len();
-        let start = self.next_node.get();
-        self.next_node.set(start.wrapping_add(1));
+        let start = self.next_rotation();
         let mut last_error = None;
         let healthy = (0..node_count)
             .map(|i| (start + i) % node_count)

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::query;
-use crate::routes::{index_not_found, json_object, json_response};
+use crate::routes::{index_not_found, join_numbers, json_object, json_response, shard_unavailable};
 use crate::search::with_shard_filter;
 
 /// The fetch body equivalent of a `GET .../documents` query string.
@@ -125,30 +125,16 @@ impl Api {
         let routing = self.cluster.routing.load();
         let group_count = routing.group_count();
         if group_count == 0 {
-            return Response::error(
-                503,
-                "miroir_shard_unavailable",
-                "system",
-                "No replica group is configured.",
-            );
+            return shard_unavailable("No replica group is configured.");
         }
-        let rotation = self.next_node.get() as u64;
-        self.next_node.set(self.next_node.get().wrapping_add(1));
+        let rotation = self.next_rotation() as u64;
         let group = (rotation as usize) % group_count;
         let covering = routing.covering_set(group, rotation);
         if !covering.uncovered.is_empty() {
-            let shards = covering
-                .uncovered
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Response::error(
-                503,
-                "miroir_shard_unavailable",
-                "system",
-                &format!("Shards {shards} have no healthy replica in group {group}."),
-            );
+            return shard_unavailable(&format!(
+                "Shards {} have no healthy replica in group {group}.",
+                join_numbers(&covering.uncovered, ", ")
+            ));
         }
         let needs_shard_filter = routing.topology().replication_factor > 1;
         let node_bodies: Vec<(usize, Vec<u8>)> = covering

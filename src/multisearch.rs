@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{Api, RequestTrace};
 use crate::auth::ClientAuth;
-use crate::routes::{index_not_found, json_object, json_response};
+use crate::routes::{index_not_found, join_numbers, json_object, json_response, shard_unavailable};
 use crate::search::{plan, with_shard_filter};
 
 /// A per-query error as multi-search reports it: 400, message prefixed
@@ -286,23 +286,14 @@ impl Api {
             Err(r) => return r,
         };
         let routing = self.cluster.routing.load();
-        let rotation = self.next_node.get() as u64;
-        self.next_node.set(self.next_node.get().wrapping_add(1));
+        let rotation = self.next_rotation() as u64;
         let group = rotation as usize % routing.group_count().max(1);
         let plan = plan(&routing, group, rotation, &[]);
         if !plan.uncovered.is_empty() {
-            let list = plan
-                .uncovered
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Response::error(
-                503,
-                "miroir_shard_unavailable",
-                "system",
-                &format!("Shards {list} of index `{uid}` have no reachable replica."),
-            );
+            return shard_unavailable(&format!(
+                "Shards {} of index `{uid}` have no reachable replica.",
+                join_numbers(&plan.uncovered, ", ")
+            ));
         }
         let rf = routing.topology().replication_factor;
         let bodies: Vec<(usize, Vec<u8>)> = plan

@@ -41,6 +41,20 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Response> {
     }
 }
 
+/// 503 `miroir_shard_unavailable`: some shard has no replica to answer.
+pub fn shard_unavailable(message: &str) -> Response {
+    Response::error(503, "miroir_shard_unavailable", "system", message)
+}
+
+/// Shard, group or task numbers joined by `separator`, for messages and headers.
+pub fn join_numbers<T: ToString>(numbers: &[T], separator: &str) -> String {
+    numbers
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 pub fn index_not_found(uid: &str) -> Response {
     Response::error(
         404,
@@ -625,8 +639,7 @@ impl Api {
         let shard = shard_for_key(id.as_bytes(), meta.shards);
         let routing = self.cluster.routing.load();
         let mut candidates: Vec<usize> = Vec::new();
-        let start = self.next_node.get();
-        self.next_node.set(start.wrapping_add(1));
+        let start = self.next_rotation();
         for g in 0..routing.group_count() {
             let g = (start + g) % routing.group_count();
             for &n in routing.replicas(g, shard) {
@@ -665,12 +678,9 @@ impl Api {
             Some(Err(err)) => format!("the last replica failed: {err}"),
             None => "no replica is healthy".into(),
         };
-        Response::error(
-            503,
-            "miroir_shard_unavailable",
-            "system",
-            &format!("Shard {shard} of index `{uid}` is unavailable: {detail}."),
-        )
+        shard_unavailable(&format!(
+            "Shard {shard} of index `{uid}` is unavailable: {detail}."
+        ))
     }
 
     pub(crate) async fn delete_document(
@@ -886,10 +896,7 @@ impl Api {
                     format!(
                         "/tasks{}?uids={}",
                         if delete { "" } else { "/cancel" },
-                        uids.iter()
-                            .map(u64::to_string)
-                            .collect::<Vec<_>>()
-                            .join(",")
+                        join_numbers(uids, ",")
                     ),
                 )
             })

@@ -14,6 +14,7 @@ use crate::indexes::IndexMeta;
 use crate::metrics::NodeOperation;
 use crate::nodes::{node_error_value, task_uid, NodeRequest, NodeResult};
 use crate::query;
+use crate::routes::join_numbers;
 use crate::tasks::{now_ns, Task};
 
 /// Whether every shard reached quorum in at least one group.
@@ -248,12 +249,7 @@ impl Api {
             if let Some(resp) = unanimous_client_error(results) {
                 return resp;
             }
-            let shards = outcome
-                .failed_shards
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
+            let shards = join_numbers(&outcome.failed_shards, ", ");
             return Response::error(
                 503,
                 "miroir_no_quorum",
@@ -289,11 +285,7 @@ impl Api {
         let mut response = Response::json(202, serde_json::to_vec(&summary).unwrap_or_default());
         if !degraded_groups.is_empty() {
             trace.degraded.set(true);
-            let groups = degraded_groups
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
+            let groups = join_numbers(degraded_groups, ",");
             response
                 .headers
                 .push(("x-miroir-degraded", format!("groups={groups}")));
