@@ -11,16 +11,53 @@ use crate::walk::{decode_str, key_is, parse_f64, skip_value, Bad, Elements, Memb
 pub(crate) enum Num<'a> {
     Raw(&'a [u8]),
     F(f64),
+    /// `d.ddd…` (one integer digit, ≤ 18 fraction digits: ranking scores) as the integer
+    /// `value × 10¹⁸`, exact and compared without parsing.
+    Fixed(u64),
 }
 
-impl Num<'_> {
+const FIXED_ONE: u64 = 1_000_000_000_000_000_000;
+
+impl<'a> Num<'a> {
+    /// A validated JSON number: [`Num::Fixed`] when it has that form, else its text.
+    #[inline]
+    pub(crate) fn from_raw(raw: &'a [u8]) -> Num<'a> {
+        fixed(raw).map_or(Num::Raw(raw), Num::Fixed)
+    }
+
     #[inline]
     pub(crate) fn get(&self) -> f64 {
         match *self {
             Num::Raw(r) => parse_f64(r).unwrap_or(f64::NAN),
             Num::F(v) => v,
+            Num::Fixed(v) => (v / FIXED_ONE) as f64 + (v % FIXED_ONE) as f64 / FIXED_ONE as f64,
         }
     }
+}
+
+/// `d` or `d.ddd…` with at most 18 fraction digits, as `value × 10¹⁸`.
+#[inline]
+fn fixed(raw: &[u8]) -> Option<u64> {
+    let (&int, rest) = raw.split_first()?;
+    if !int.is_ascii_digit() {
+        return None;
+    }
+    let mut v = u64::from(int - b'0');
+    let mut scale = FIXED_ONE;
+    match rest.split_first() {
+        None => {}
+        Some((b'.', frac)) if !frac.is_empty() && frac.len() <= 18 => {
+            for &d in frac {
+                if !d.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + u64::from(d - b'0');
+                scale /= 10;
+            }
+        }
+        Some(_) => return None,
+    }
+    Some(v * scale)
 }
 
 impl PartialEq for Num<'_> {
@@ -32,12 +69,11 @@ impl PartialEq for Num<'_> {
 /// Numeric total order.
 #[inline]
 pub(crate) fn cmp_num(a: &Num<'_>, b: &Num<'_>) -> Ordering {
-    if let (Num::Raw(x), Num::Raw(y)) = (a, b) {
-        if x == y {
-            return Ordering::Equal;
-        }
+    match (a, b) {
+        (Num::Fixed(x), Num::Fixed(y)) => x.cmp(y),
+        (Num::Raw(x), Num::Raw(y)) if x == y => Ordering::Equal,
+        _ => a.get().total_cmp(&b.get()),
     }
-    a.get().total_cmp(&b.get())
 }
 
 /// A sort value, ordered like Meilisearch orders `sort` values (fixtures 104/105): numbers, then
@@ -203,10 +239,10 @@ pub(crate) fn details_key<'a>(
             let is_num = matches!(raw.first(), Some(b'-' | b'0'..=b'9'));
             match f.key {
                 b"order" => order = parse_order(raw),
-                b"score" if is_num => score = Some(Num::Raw(raw)),
+                b"score" if is_num => score = Some(Num::from_raw(raw)),
                 b"value" => value = Some((f.value_start, f.value_end)),
                 b"distance" if is_num => distance = Some(Num::Raw(raw)),
-                b"similarity" if is_num => similarity = Some(Num::Raw(raw)),
+                b"similarity" if is_num => similarity = Some(Num::from_raw(raw)),
                 _ => {}
             }
         }
@@ -387,6 +423,48 @@ mod tests {
             read_sort_val(b, 0, b.len(), true),
             Ok(SortVal::Num(Num::F(3.0)))
         );
+    }
+
+    #[test]
+    fn fixed_numbers_compare_like_their_values() {
+        let nums = [
+            "0",
+            "0.0",
+            "0.5",
+            "0.50",
+            "0.05",
+            "0.9999999",
+            "1",
+            "1.0",
+            "1.25",
+            "9.75",
+            "0.9848484848484849",
+            "0.123456789012345678",
+            "10",
+            "-0.5",
+            "1e-7",
+            "100.001",
+        ];
+        for a in nums {
+            for b in nums {
+                let want = a
+                    .parse::<f64>()
+                    .unwrap()
+                    .total_cmp(&b.parse::<f64>().unwrap());
+                let (x, y) = (Num::from_raw(a.as_bytes()), Num::from_raw(b.as_bytes()));
+                assert_eq!(cmp_num(&x, &y), want, "{a} {b}");
+            }
+        }
+        assert!(matches!(
+            Num::from_raw(b"0.75"),
+            Num::Fixed(750_000_000_000_000_000)
+        ));
+        for other in ["-1", "1e5", "10", "0.", "0.1234567890123456789"] {
+            assert!(
+                matches!(Num::from_raw(other.as_bytes()), Num::Raw(_)),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -66,6 +66,7 @@
 mod facets;
 mod key;
 mod node;
+mod scan;
 mod walk;
 
 use std::fmt;
@@ -73,7 +74,7 @@ use std::fmt;
 use key::{cmp_comps, cmp_num, details_key, field_key, Comp, Num, SortField};
 use node::{Node, OpenError, Tail};
 use walk::{
-    key_is, key_starts_with, skip_value, strip_reserved_members, write_with_cuts, Bad, CutBuilder,
+    key_is, skip_value, strip_reserved_members, write_with_cuts, ws, ws_back, Bad, CutBuilder,
     Members, RESERVED_PREFIX,
 };
 
@@ -213,6 +214,23 @@ struct Head<'a> {
     nested: Vec<(usize, usize)>,
 }
 
+/// The member of a hit being read by [`Head::analyze`].
+struct HitMember {
+    key_start: usize,
+    value_start: usize,
+    kind: MemberKind,
+    remove: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MemberKind {
+    Plain,
+    /// `_rankingScore`: read at the member's end.
+    Score,
+    /// Already given to the cut builder (with its nested cuts).
+    Recorded,
+}
+
 struct Ctx<'r> {
     show_score: bool,
     show_details: bool,
@@ -222,8 +240,10 @@ struct Ctx<'r> {
 }
 
 impl<'a> Head<'a> {
-    /// Validates the hit object at `self.start` (nested `depth` deep) in one pass: score,
-    /// details key (when needed), the cuts; sets `self.end`.
+    /// Reads the hit object at `self.start` (nested `depth` deep) in one structural pass: score,
+    /// details key (when needed), the cuts; sets `self.end`. Members whose key does not start with
+    /// `_` are stepped over by the structural scanner (copied through, not validated); the
+    /// members the merge interprets are read by the validating walker.
     fn analyze(
         &mut self,
         ctx: &Ctx<'_>,
@@ -238,57 +258,135 @@ impl<'a> Head<'a> {
         self.score = Num::F(f64::NEG_INFINITY);
         self.has_details = false;
         let want_details = matches!(ctx.order, None | Some(Order::Details));
-        let mut members = Members::new(b, self.start, depth)?;
-        let vd = members.value_depth();
+        let vd = depth + 1;
+        if vd > walk::MAX_DEPTH || b.get(self.start) != Some(&b'{') {
+            return Err(Bad(self.start));
+        }
+        let mut st = scan::Structurals::new(b, self.start + 1);
         let mut cb = CutBuilder::default();
-        while let Some(k) = members.next_key()? {
-            let special = !k.plain || k.key.first() == Some(&b'_');
-            let vs = k.value_start;
-            let end;
-            let mut remove = false;
-            if !special {
-                end = skip_value(b, vs, vd)?;
-            } else if key_is(k.key, "_rankingScore") {
-                end = skip_value(b, vs, vd)?;
-                if let Some(raw) = b.get(vs..end) {
-                    if matches!(raw.first(), Some(b'-' | b'0'..=b'9')) {
-                        self.score = Num::Raw(raw);
-                    }
+        // Containers open inside the current member's value.
+        let mut inner = 0usize;
+        // Just after the hit's `{` or the last member's `,`.
+        let mut member_from = self.start + 1;
+        let mut member: Option<HitMember> = None;
+        loop {
+            let p = st.next_pos().ok_or(Bad(b.len()))?;
+            let c = b.get(p).copied().ok_or(Bad(p))?;
+            if inner > 0 {
+                match c {
+                    b'{' | b'[' => inner += 1,
+                    b'}' | b']' => inner -= 1,
+                    _ => {}
                 }
-                remove = !ctx.show_score;
-            } else if key_is(k.key, "_rankingScoreDetails") {
-                if b.get(vs) == Some(&b'{') {
-                    self.has_details = true;
-                    end = if want_details {
-                        details_key(b, vs, vd, &mut self.comps, orders)?
-                    } else {
-                        skip_value(b, vs, vd)?
-                    };
-                } else {
-                    end = skip_value(b, vs, vd)?;
-                }
-                remove = !ctx.show_details;
-            } else if key_starts_with(k.key, RESERVED_PREFIX) {
-                end = skip_value(b, vs, vd)?;
-                remove = true;
-            } else if (key_is(k.key, "_formatted") || key_is(k.key, "_matchesPosition"))
-                && b.get(vs) == Some(&b'{')
-            {
-                // Nested cuts must follow this member's own entry in the cut list.
-                nested.clear();
-                end = strip_reserved_members(b, vs, vd, nested)?;
-                cb.member(k.key_start, end, false, cuts);
-                cuts.extend_from_slice(nested);
-                members.resume(end);
                 continue;
-            } else {
-                end = skip_value(b, vs, vd)?;
             }
-            members.resume(end);
-            cb.member(k.key_start, end, remove, cuts);
+            match c {
+                b'{' | b'[' => inner = 1,
+                b':' if member.is_none() => {
+                    let key_start = match b.get(member_from) {
+                        Some(b'"') => member_from,
+                        _ => ws(b, member_from),
+                    };
+                    if b.get(key_start) != Some(&b'"') {
+                        return Err(Bad(key_start));
+                    }
+                    let mut m = HitMember {
+                        key_start,
+                        value_start: p + 1,
+                        kind: MemberKind::Plain,
+                        remove: false,
+                    };
+                    // A key that can decode to `_...` starts with `_` or an escape; only those
+                    // are read.
+                    if !matches!(b.get(key_start + 1), Some(b'_' | b'\\')) {
+                        member = Some(m);
+                        continue;
+                    }
+                    let key_end = ws_back(b, p);
+                    let key = match b.get(key_end.wrapping_sub(1)) {
+                        Some(b'"') if key_end >= key_start + 2 => {
+                            b.get(key_start + 1..key_end - 1).ok_or(Bad(key_start))?
+                        }
+                        _ => return Err(Bad(key_start)),
+                    };
+                    let vs = ws(b, p + 1);
+                    m.value_start = vs;
+                    // Escaped keys (rare) are decoded once; plain ones compared as they are.
+                    let decoded;
+                    let name: &[u8] = if key.contains(&b'\\') {
+                        decoded = walk::decode_str(key).ok_or(Bad(key_start))?;
+                        decoded.as_bytes()
+                    } else {
+                        key
+                    };
+                    match name {
+                        b"_rankingScore" => {
+                            m.kind = MemberKind::Score;
+                            m.remove = !ctx.show_score;
+                        }
+                        b"_rankingScoreDetails" => {
+                            m.remove = !ctx.show_details;
+                            if b.get(vs) == Some(&b'{') {
+                                self.has_details = true;
+                                if want_details {
+                                    let end = details_key(b, vs, vd, &mut self.comps, orders)?;
+                                    st.reset(end);
+                                }
+                            }
+                        }
+                        b"_formatted" | b"_matchesPosition" if b.get(vs) == Some(&b'{') => {
+                            // Nested cuts must follow this member's own entry in the cut list.
+                            nested.clear();
+                            let end = strip_reserved_members(b, vs, vd, nested)?;
+                            cb.member(key_start, end, false, cuts);
+                            cuts.extend_from_slice(nested);
+                            m.kind = MemberKind::Recorded;
+                            st.reset(end);
+                        }
+                        _ => m.remove = name.starts_with(RESERVED_PREFIX.as_bytes()),
+                    }
+                    member = Some(m);
+                }
+                b',' | b'}' => {
+                    match member.take() {
+                        Some(m) => {
+                            let value_end = match b.get(p.wrapping_sub(1)) {
+                                Some(b' ' | b'\n' | b'\r' | b'\t') => ws_back(b, p),
+                                _ => p,
+                            };
+                            if value_end <= m.value_start {
+                                return Err(Bad(p));
+                            }
+                            if m.kind == MemberKind::Score {
+                                let raw = b.get(m.value_start..value_end).ok_or(Bad(p))?;
+                                // The score is interpreted, so it is validated.
+                                if matches!(raw.first(), Some(b'-' | b'0'..=b'9')) {
+                                    if walk::skip_number(b, m.value_start)? != value_end {
+                                        return Err(Bad(m.value_start));
+                                    }
+                                    self.score = Num::from_raw(raw);
+                                }
+                            }
+                            if m.kind != MemberKind::Recorded {
+                                cb.member(m.key_start, value_end, m.remove, cuts);
+                            }
+                        }
+                        // Only `{}` may close without a member.
+                        None if c == b'}'
+                            && ws(b, member_from) == p
+                            && member_from == self.start + 1 => {}
+                        None => return Err(Bad(p)),
+                    }
+                    if c == b'}' {
+                        self.end = p + 1;
+                        break;
+                    }
+                    member_from = p + 1;
+                }
+                _ => return Err(Bad(p)),
+            }
         }
         cb.finish(cuts);
-        self.end = members.end();
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! One node's search response, read lazily: the top-level members up to `hits`, then hits one at
-//! a time as the merge pulls them, then (in [`Node::finish`]) the rest of the hits and the
-//! members after them. Every byte is validated once; only hits that reach the head of their
-//! list get their members looked at.
+//! a time as the merge pulls them, then (in [`Node::finish`]) the members after the hits. The
+//! hits the merge never pulls are stepped over by the structural scanner; only hits that reach
+//! the head of their list get their members looked at.
 
 use std::borrow::Cow;
 
@@ -112,13 +112,11 @@ impl<'a> Node<'a> {
         self.hits.resume(end);
     }
 
-    /// Validates the hits the merge did not need and the members after `hits`.
+    /// Steps over the hits the merge did not need (structurally: they are never read) and reads
+    /// the members after `hits`.
     pub(crate) fn finish(&mut self) -> R<()> {
         let b = self.b;
-        while let Some(s) = self.next_hit_start()? {
-            let e = skip_value(b, s, self.hits.value_depth())?;
-            self.hits.resume(e);
-        }
+        self.hits.skip_rest()?;
         self.top.resume(self.hits.end());
         while let Some(k) = self.top.next_key()? {
             let end = skip_value(b, k.value_start, self.top.value_depth())?;

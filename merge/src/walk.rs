@@ -34,6 +34,15 @@ pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Index just after the last non-whitespace byte before `i`.
+#[inline]
+pub(crate) fn ws_back(b: &[u8], mut i: usize) -> usize {
+    while i > 0 && matches!(b.get(i - 1), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        i -= 1;
+    }
+    i
+}
+
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
@@ -284,8 +293,6 @@ pub(crate) struct Key<'a> {
     pub key_start: usize,
     /// The key's raw bytes between the quotes (escapes not decoded).
     pub key: &'a [u8],
-    /// The key is plain ASCII without escapes (`key` is its text).
-    pub plain: bool,
     /// Index of the value's first byte.
     pub value_start: usize,
 }
@@ -358,9 +365,9 @@ impl<'a> Members<'a> {
         if b.get(i) != Some(&b'"') {
             return Err(Bad(i));
         }
-        let (key_end, plain) = match skip_plain_string(b, i) {
-            Some(e) => (e, true),
-            None => (skip_string_slow(b, i)?, false),
+        let key_end = match skip_plain_string(b, i) {
+            Some(e) => e,
+            None => skip_string_slow(b, i)?,
         };
         let key = b.get(i + 1..key_end - 1).ok_or(Bad(i))?;
         let colon = ws(b, key_end);
@@ -371,7 +378,6 @@ impl<'a> Members<'a> {
         Ok(Some(Key {
             key_start: i,
             key,
-            plain,
             value_start,
         }))
     }
@@ -461,6 +467,15 @@ impl<'a> Elements<'a> {
         self.i = value_end;
     }
 
+    /// Steps over the remaining elements without reading them (structural scan, not validated).
+    pub(crate) fn skip_rest(&mut self) -> R<()> {
+        if !self.done {
+            self.i = crate::scan::skip_to_close(self.b, self.i, 1).ok_or(Bad(self.b.len()))?;
+            self.done = true;
+        }
+        Ok(())
+    }
+
     pub(crate) fn next_element(&mut self) -> R<Option<(usize, usize)>> {
         let Some(s) = self.next_start()? else {
             return Ok(None);
@@ -495,7 +510,8 @@ pub(crate) fn key_is(raw: &[u8], name: &str) -> bool {
     if raw == name.as_bytes() {
         return true;
     }
-    memchr::memchr(b'\\', raw).is_some() && decode_str(raw).is_some_and(|k| k == name)
+    // Keys are short: a plain loop beats a memchr call.
+    raw.contains(&b'\\') && decode_str(raw).is_some_and(|k| k == name)
 }
 
 /// Whether a raw (undecoded) key starts with `prefix`.
@@ -504,7 +520,7 @@ pub(crate) fn key_starts_with(raw: &[u8], prefix: &str) -> bool {
     if raw.starts_with(prefix.as_bytes()) {
         return true;
     }
-    memchr::memchr(b'\\', raw).is_some() && decode_str(raw).is_some_and(|k| k.starts_with(prefix))
+    raw.contains(&b'\\') && decode_str(raw).is_some_and(|k| k.starts_with(prefix))
 }
 
 /// Parses an (already validated) JSON number slice as `f64`.

@@ -469,8 +469,13 @@ proptest! {
         let mut req = MergeRequest::new(0, 30);
         req.show_ranking_score = true;
         if merge_search(&req, &refs, &mut out).is_ok() {
-            let v: Value = serde_json::from_slice(&out).expect("valid JSON out");
-            prop_assert!(v["hits"].is_array());
+            // Hit members the merge copies through are not validated (structure only), so the
+            // output is valid JSON whenever the node bodies are.
+            let input_valid = serde_json::from_slice::<Value>(&bodies[n]).is_ok();
+            match serde_json::from_slice::<Value>(&out) {
+                Ok(v) => prop_assert!(v["hits"].is_array()),
+                Err(e) => prop_assert!(!input_valid, "valid input, invalid output: {e}"),
+            }
         } else {
             prop_assert!(out.is_empty());
         }
@@ -555,10 +560,12 @@ fn error_shapes() {
         b"null",
         br#"{"hits":[1]}"#,
         br#"{"hits":{}}"#,
-        br#"{"hits":[{"a":tru}]}"#,
+        br#"{"hits":[{"a":1]}]}"#,
+        br#"{"hits":[{"a":1,}]}"#,
+        br#"{"hits":[{"a" 1}]}"#,
+        br#"{"hits":[{"a":1},{"b":[}]}"#,
         br#"{"hits":[]} x"#,
         br#"{"hits":[],"estimatedTotalHits":-1}"#,
-        b"{\"hits\":[{\"a\":\"\x01\"}]}",
     ] {
         let r = merge_search(&req, &[ok, bad], &mut out);
         assert!(
@@ -568,8 +575,8 @@ fn error_shapes() {
         );
         assert!(out.is_empty());
     }
-    // Invalid UTF-8 inside an emitted hit.
-    let r = merge_search(&req, &[b"{\"hits\":[{\"a\":\"\xff\"}]}"], &mut out);
+    // An unterminated string inside an emitted hit.
+    let r = merge_search(&req, &[b"{\"hits\":[{\"a\":\"x}]}"], &mut out);
     assert!(
         matches!(r, Err(MergeError::Malformed { node: Some(0), .. })),
         "{r:?}"

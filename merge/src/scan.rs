@@ -1,0 +1,374 @@
+//! Structural scanner: finds JSON's structural bytes (`{ } [ ] : ,`) outside strings, 64 bytes
+//! at a time, the way simdjson's first stage does (quote and backslash bitmasks, escapes by
+//! carry arithmetic, string interiors by prefix XOR).
+//!
+//! It does **not** validate: string contents, numbers and literals are not looked at. The merge
+//! uses it for the bytes of node responses it does not interpret — hit members it copies through
+//! unchanged, and the hits past the page, which it only has to step over. The structure it does
+//! see (brackets, member separators, where strings start and end) is checked by its callers, so
+//! a truncated or unbalanced body is still an error.
+
+const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
+
+/// Per-block bitmasks, bit `k` = byte `k` of the block.
+#[derive(Default, Clone, Copy)]
+struct RawMasks {
+    quote: u64,
+    backslash: u64,
+    /// `{` or `[`.
+    open: u64,
+    /// `}` or `]`.
+    close: u64,
+    /// `:` or `,` (only computed when asked for).
+    sep: u64,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn raw_masks<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+    // `is_x86_feature_detected` caches its answer: one load and test per block.
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { raw_masks_avx2::<SEPS>(block) }
+    } else {
+        raw_masks_sse2::<SEPS>(block)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn raw_masks_sse2<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let mut m = RawMasks::default();
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are always available;
+    // each load reads one 16-byte lane of the 64-byte array (`chunks_exact`), unaligned loads
+    // being allowed by `_mm_loadu_si128`.
+    unsafe {
+        let eq = |v: __m128i, c: u8| -> u64 {
+            u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u16)
+        };
+        // `{`/`[` and `}`/`]` differ only in bit 0x20, so one compare each after setting it.
+        let fold = _mm_set1_epi8(0x20);
+        for (k, lane) in block.chunks_exact(16).enumerate() {
+            let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+            let folded = _mm_or_si128(v, fold);
+            let shift = 16 * k;
+            m.quote |= eq(v, b'"') << shift;
+            m.backslash |= eq(v, b'\\') << shift;
+            m.open |= eq(folded, b'{') << shift;
+            m.close |= eq(folded, b'}') << shift;
+            if SEPS {
+                m.sep |= (eq(v, b':') | eq(v, b',')) << shift;
+            }
+        }
+    }
+    m
+}
+
+/// The same as [`raw_masks_sse2`], 32 bytes per compare.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn raw_masks_avx2<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8,
+    };
+    let mut m = RawMasks::default();
+    let eq = |v: __m256i, c: u8| -> u64 {
+        u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(c as i8))) as u32)
+    };
+    let fold = _mm256_set1_epi8(0x20);
+    for (k, lane) in block.chunks_exact(32).enumerate() {
+        // SAFETY: `lane` is 32 readable bytes; unaligned loads are allowed.
+        let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>()) };
+        let folded = _mm256_or_si256(v, fold);
+        let shift = 32 * k;
+        m.quote |= eq(v, b'"') << shift;
+        m.backslash |= eq(v, b'\\') << shift;
+        m.open |= eq(folded, b'{') << shift;
+        m.close |= eq(folded, b'}') << shift;
+        if SEPS {
+            m.sep |= (eq(v, b':') | eq(v, b',')) << shift;
+        }
+    }
+    m
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn raw_masks<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+    raw_masks_scalar::<SEPS>(block)
+}
+
+/// One byte at a time: the portable version, and the reference for the SIMD ones.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn raw_masks_scalar<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+    let mut m = RawMasks::default();
+    for (k, &c) in block.iter().enumerate() {
+        let bit = 1u64 << k;
+        match c {
+            b'"' => m.quote |= bit,
+            b'\\' => m.backslash |= bit,
+            b'{' | b'[' => m.open |= bit,
+            b'}' | b']' => m.close |= bit,
+            b':' | b',' if SEPS => m.sep |= bit,
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Bits of the bytes escaped by a backslash (simdjson's branchless `find_escaped`).
+/// `prev_escaped` carries "the first byte of the next block is escaped" (0 or 1).
+#[inline(always)]
+fn escaped(backslash: u64, prev_escaped: &mut u64) -> u64 {
+    if backslash == 0 {
+        return std::mem::take(prev_escaped);
+    }
+    let backslash = backslash & !*prev_escaped;
+    let follows_escape = (backslash << 1) | *prev_escaped;
+    let odd_starts = backslash & !EVEN_BITS & !follows_escape;
+    let (even_starts, overflow) = odd_starts.overflowing_add(backslash);
+    *prev_escaped = u64::from(overflow);
+    let invert = even_starts << 1;
+    (EVEN_BITS ^ invert) & follows_escape
+}
+
+/// Bit `k` = XOR of bits `0..=k`.
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// State carried from one block to the next.
+#[derive(Default, Clone, Copy)]
+struct Carry {
+    /// All ones when the previous block ended inside a string.
+    in_string: u64,
+    prev_escaped: u64,
+}
+
+/// Structural masks of one block, outside strings.
+#[derive(Clone, Copy)]
+struct Masks {
+    open: u64,
+    close: u64,
+    sep: u64,
+}
+
+#[inline(always)]
+fn classify<const SEPS: bool>(block: &[u8; 64], carry: &mut Carry) -> Masks {
+    let raw = raw_masks::<SEPS>(block);
+    let quotes = raw.quote & !escaped(raw.backslash, &mut carry.prev_escaped);
+    // Set from an opening quote up to (not including) its closing quote.
+    let in_string = prefix_xor(quotes) ^ carry.in_string;
+    carry.in_string = ((in_string as i64) >> 63) as u64;
+    let outside = !in_string;
+    Masks {
+        open: raw.open & outside,
+        close: raw.close & outside,
+        sep: raw.sep & outside,
+    }
+}
+
+/// The 64 bytes at `at`; past the end of `b` padded with spaces (never structural).
+#[inline(always)]
+fn block<'a>(b: &'a [u8], at: usize, pad: &'a mut [u8; 64]) -> &'a [u8; 64] {
+    if let Some(Ok(full)) = b.get(at..at + 64).map(<&[u8; 64]>::try_from) {
+        return full;
+    }
+    *pad = [b' '; 64];
+    if let Some(rest) = b.get(at..) {
+        if let Some(dst) = pad.get_mut(..rest.len()) {
+            dst.copy_from_slice(rest);
+        }
+    }
+    pad
+}
+
+/// `pos` is outside any string, inside `depth` (≥ 1) open containers. Returns the index just
+/// after the bracket that closes the outermost of them, or `None` when the body ends first.
+pub(crate) fn skip_to_close(b: &[u8], pos: usize, mut depth: usize) -> Option<usize> {
+    let mut carry = Carry::default();
+    let mut pad = [0u8; 64];
+    let mut at = pos;
+    while at < b.len() {
+        let m = classify::<false>(block(b, at, &mut pad), &mut carry);
+        let closes = m.close.count_ones() as usize;
+        if closes < depth {
+            // Depth cannot reach zero inside this block.
+            depth = depth + m.open.count_ones() as usize - closes;
+        } else {
+            let mut bits = m.open | m.close;
+            while bits != 0 {
+                let k = bits.trailing_zeros();
+                bits &= bits - 1;
+                if m.open & (1 << k) != 0 {
+                    depth += 1;
+                } else {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(at + k as usize + 1);
+                    }
+                }
+            }
+        }
+        at += 64;
+    }
+    None
+}
+
+/// Positions of `{ } [ ] : ,` outside strings, in order, from a starting point outside any
+/// string.
+pub(crate) struct Structurals<'a> {
+    b: &'a [u8],
+    base: usize,
+    bits: u64,
+    carry: Carry,
+}
+
+impl<'a> Structurals<'a> {
+    pub(crate) fn new(b: &'a [u8], pos: usize) -> Self {
+        let mut s = Structurals {
+            b,
+            base: pos,
+            bits: 0,
+            carry: Carry::default(),
+        };
+        s.load();
+        s
+    }
+
+    #[inline(always)]
+    fn load(&mut self) {
+        if self.base >= self.b.len() {
+            self.bits = 0;
+            return;
+        }
+        let mut pad = [0u8; 64];
+        let m = classify::<true>(block(self.b, self.base, &mut pad), &mut self.carry);
+        self.bits = m.open | m.close | m.sep;
+    }
+
+    /// The next structural byte's position, or `None` at the end of the body.
+    #[inline(always)]
+    pub(crate) fn next_pos(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            self.base += 64;
+            if self.base >= self.b.len() {
+                return None;
+            }
+            self.load();
+        }
+        let k = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(self.base + k)
+    }
+
+    /// Continue from `pos` (outside any string), e.g. after a value read by another reader.
+    pub(crate) fn reset(&mut self, pos: usize) {
+        self.base = pos;
+        self.carry = Carry::default();
+        self.load();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Byte-at-a-time reference: structural positions outside strings. Like the scanner, it
+    /// lets a backslash escape the next quote or backslash even outside strings (invalid JSON either way).
+    fn reference(b: &[u8], from: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut in_str = false;
+        let mut esc = false;
+        for (i, &c) in b.iter().enumerate().skip(from) {
+            let escaped = std::mem::take(&mut esc);
+            if c == b'\\' && !escaped {
+                esc = true;
+            } else if c == b'"' && !escaped {
+                in_str = !in_str;
+            } else if !in_str && matches!(c, b'{' | b'}' | b'[' | b']' | b':' | b',') {
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    fn scanned(b: &[u8], from: usize) -> Vec<usize> {
+        let mut s = Structurals::new(b, from);
+        std::iter::from_fn(|| s.next_pos()).collect()
+    }
+
+    fn json_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                b'"', b'\\', b'{', b'}', b'[', b']', b':', b',', b'a', b' ', b'1', 0xc3,
+            ]),
+            0..400,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn matches_the_byte_at_a_time_reference(b in json_bytes()) {
+            prop_assert_eq!(scanned(&b, 0), reference(&b, 0));
+        }
+
+        #[test]
+        fn skip_to_close_finds_the_matching_bracket(doc in prop::collection::vec("[a-z\"\\\\{}\\[\\]]{0,8}", 0..40)) {
+            let inner = serde_json::to_string(&doc).unwrap();
+            let body = format!("[{inner},{{\"k\":{inner}}}] ,\"tail\":1}}");
+            let end = skip_to_close(body.as_bytes(), 1, 1);
+            prop_assert_eq!(end, Some(body.find(" ,\"tail\"").unwrap()));
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    proptest! {
+        #[test]
+        fn sse2_and_avx2_masks_agree(bytes in prop::collection::vec(any::<u8>(), 64)) {
+            let block: [u8; 64] = bytes.try_into().unwrap();
+            let sse2 = raw_masks_sse2::<true>(&block);
+            let scalar = raw_masks_scalar::<true>(&block);
+            let fields = |m: RawMasks| [m.quote, m.backslash, m.open, m.close, m.sep];
+            prop_assert_eq!(fields(sse2), fields(scalar));
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 checked just above.
+                let avx2 = unsafe { raw_masks_avx2::<true>(&block) };
+                prop_assert_eq!(fields(avx2), fields(scalar));
+            }
+        }
+    }
+
+    #[test]
+    fn escapes_across_blocks() {
+        for pad in 0..70 {
+            let mut s = "x".repeat(pad);
+            s = format!("[\"{s}\\\\\\\"]\\\\\",{{}}]");
+            let b = s.as_bytes();
+            assert_eq!(scanned(b, 0), reference(b, 0), "{s}");
+            assert_eq!(skip_to_close(b, 1, 1), Some(b.len()), "{s}");
+        }
+    }
+
+    #[test]
+    fn unbalanced_is_none() {
+        assert_eq!(skip_to_close(b"[1,[2]", 1, 1), None);
+        assert_eq!(skip_to_close(b"\"]\"", 0, 1), None);
+    }
+}
