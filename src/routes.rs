@@ -46,6 +46,11 @@ pub fn shard_unavailable(message: &str) -> Response {
     Response::error(503, "miroir_shard_unavailable", "system", message)
 }
 
+/// 500 `miroir_store_unavailable`: Miroir's own state could not be made durable.
+pub fn store_unavailable(message: &str) -> Response {
+    Response::error(500, "miroir_store_unavailable", "system", message)
+}
+
 /// Shard, group or task numbers joined by `separator`, for messages and headers.
 pub fn join_numbers<T: ToString>(numbers: &[T], separator: &str) -> String {
     numbers
@@ -380,15 +385,9 @@ impl Api {
             created_at: now,
             updated_at: now,
         };
-        if let Err(err) = self.cluster.persist_index(&meta).await {
-            return Response::error(
-                500,
-                "miroir_store_unavailable",
-                "system",
-                &format!("The index could not be recorded durably: {err}."),
-            );
+        if let Err(r) = self.record_index(meta).await {
+            return r;
         }
-        self.cluster.indexes.put(meta);
         let task = self.task_from_results(Some(uid), "indexCreation", details, &all, &results);
         self.accept_task(task, &[], trace).await
     }
@@ -942,12 +941,9 @@ impl Api {
         if delete {
             let uids: Vec<u64> = targets.iter().map(|t| t.uid).collect();
             if let Err(err) = self.cluster.delete_tasks(&uids).await {
-                return Response::error(
-                    500,
-                    "miroir_store_unavailable",
-                    "system",
-                    &format!("The tasks could not be deleted durably: {err}."),
-                );
+                return store_unavailable(&format!(
+                    "The tasks could not be deleted durably: {err}."
+                ));
             }
         } else {
             for t in &targets {

@@ -14,7 +14,7 @@ use crate::indexes::IndexMeta;
 use crate::metrics::NodeOperation;
 use crate::nodes::{node_error_value, task_uid, NodeRequest, NodeResult};
 use crate::query;
-use crate::routes::join_numbers;
+use crate::routes::{join_numbers, store_unavailable};
 use crate::tasks::{now_ns, Task};
 
 /// Whether every shard reached quorum in at least one group.
@@ -273,12 +273,7 @@ impl Api {
         task.aggregate(now_ns());
         if let Err(err) = self.cluster.persist_task(&task).await {
             tracing::error!(error = %err, task = task.uid, "could not persist a task");
-            return Response::error(
-                500,
-                "miroir_store_unavailable",
-                "system",
-                &format!("The task could not be recorded durably: {err}."),
-            );
+            return store_unavailable(&format!("The task could not be recorded durably: {err}."));
         }
         let summary = task.summary();
         self.cluster.tasks.insert(task);
@@ -346,16 +341,19 @@ impl Api {
             created_at: existing.as_ref().map_or(now, |m| m.created_at),
             updated_at: now,
         };
-        if let Err(err) = self.cluster.persist_index(&meta).await {
-            return Err(Response::error(
-                500,
-                "miroir_store_unavailable",
-                "system",
-                &format!("The index could not be recorded durably: {err}."),
-            ));
-        }
-        self.cluster.indexes.put(meta.clone());
+        self.record_index(meta.clone()).await?;
         Ok(Arc::new(meta))
+    }
+
+    /// Makes the index record durable, then known to every core.
+    pub(crate) async fn record_index(&self, meta: IndexMeta) -> Result<(), Response> {
+        if let Err(err) = self.cluster.persist_index(&meta).await {
+            return Err(store_unavailable(&format!(
+                "The index could not be recorded durably: {err}."
+            )));
+        }
+        self.cluster.indexes.put(meta);
+        Ok(())
     }
 
     /// Makes `_miroir_shard` filterable on every node of a new index, so
