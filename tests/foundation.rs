@@ -51,10 +51,7 @@ fn ready_follows_shard_coverage() {
     for n in &mut nodes {
         n.restart();
     }
-    let up = wait_for(Duration::from_secs(10), || {
-        (miroir.get("/_miroir/ready", &[]).status == 200).then_some(())
-    });
-    assert!(up.is_some(), "ready never became 200:\n{}", miroir.log());
+    miroir.wait_ready(Duration::from_secs(10), &[]);
     assert_eq!(miroir.get("/_miroir/ready", &[]).json()["status"], "ready");
 
     // RF=1: every shard of node-1 loses its last replica.
@@ -190,14 +187,10 @@ fn auth_matches_meilisearch_shapes() {
     );
     // The epoll driver, so both drivers run a whole scenario.
     let miroir = Miroir::start("io = \"epoll\"", &rest);
-    wait_for(Duration::from_secs(5), || {
-        (miroir
-            .get("/_miroir/ready", &[("x-admin-key", "miroir-admin-key")])
-            .status
-            == 200)
-            .then_some(())
-    })
-    .expect("never ready");
+    miroir.wait_ready(
+        Duration::from_secs(5),
+        &[("x-admin-key", "miroir-admin-key")],
+    );
 
     let missing = miroir.get("/version", &[]);
     assert_eq!(missing.status, 401);
@@ -453,10 +446,7 @@ fn stale_pooled_connections_are_replaced() {
         nodes_toml(&nodes, |_| 0)
     );
     let miroir = Miroir::start("cores = 1", &rest);
-    wait_for(Duration::from_secs(5), || {
-        (miroir.get("/_miroir/ready", &[]).status == 200).then_some(())
-    })
-    .expect("never ready");
+    miroir.wait_ready(Duration::from_secs(5), &[]);
     for _ in 0..3 {
         assert_eq!(miroir.get("/version", &[]).status, 200);
     }
@@ -525,10 +515,7 @@ fn a_slow_node_times_out_and_the_next_healthy_node_answers() {
         nodes_toml(&nodes, |_| 0)
     );
     let miroir = Miroir::start("cores = 1", &rest);
-    wait_for(Duration::from_secs(5), || {
-        (miroir.get("/_miroir/ready", &[]).status == 200).then_some(())
-    })
-    .expect("never ready");
+    miroir.wait_ready(Duration::from_secs(5), &[]);
     slow.set_fault(Fault::Delay(Duration::from_secs(3)));
     // Round-robin start alternates; every request still succeeds within
     // one timeout plus the fast node's answer.

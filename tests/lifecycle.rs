@@ -6,39 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use miroir_test_nodes::http;
-use serde_json::{json, Value};
-
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-fn send(m: &Miroir, method: &str, path: &str, body: &Value) -> Response {
-    m.request(
-        method,
-        path,
-        &[JSON],
-        Some(&serde_json::to_vec(body).unwrap()),
-    )
-}
-
-fn wait_task(m: &Miroir, r: &Response) -> Value {
-    assert_eq!(r.status, 202, "{}", r.text());
-    let uid = r.json()["taskUid"].as_u64().unwrap();
-    wait_for(Duration::from_secs(20), || {
-        let t = m.get(&format!("/tasks/{uid}"), &[]).json();
-        matches!(t["status"].as_str(), Some("succeeded" | "failed")).then_some(t)
-    })
-    .expect("task never finished")
-}
-
-fn node_get(node: &Node, path: &str) -> Value {
-    http::get(
-        &node.url(),
-        path,
-        &[("authorization", &format!("Bearer {NODE_KEY}"))],
-    )
-    .unwrap()
-    .json()
-}
+use serde_json::json;
 
 fn start(nodes: &[Node], auth: &str) -> Miroir {
     let rest = format!(
@@ -46,11 +14,10 @@ fn start(nodes: &[Node], auth: &str) -> Miroir {
         nodes_toml(nodes, |_| 0)
     );
     let m = Miroir::start("", &rest);
-    let admin = [("x-admin-key", "lifecycle-master-key")];
-    wait_for(Duration::from_secs(10), || {
-        (m.get("/_miroir/ready", &admin).status == 200).then_some(())
-    })
-    .expect("never ready");
+    m.wait_ready(
+        Duration::from_secs(10),
+        &[("x-admin-key", "lifecycle-master-key")],
+    );
     m
 }
 
@@ -58,27 +25,17 @@ fn start(nodes: &[Node], auth: &str) -> Miroir {
 fn settings_keep_the_shard_field_and_roll_back() {
     let mut nodes = start_nodes(3, NODE_KEY);
     let m = start(&nodes, "");
-    let t = wait_task(
-        &m,
-        &send(
-            &m,
-            "POST",
-            "/indexes",
-            &json!({"uid": "cfg", "primaryKey": "id"}),
-        ),
-    );
-    assert_eq!(t["status"], "succeeded");
+    wait_succeeded(&m, create_index(&m, "cfg"));
 
-    let t = wait_task(
+    let t = wait_succeeded(
         &m,
-        &send(
+        accepted(&send(
             &m,
             "PATCH",
             "/indexes/cfg/settings",
             &json!({"filterableAttributes": ["genre"], "sortableAttributes": ["year"]}),
-        ),
+        )),
     );
-    assert_eq!(t["status"], "succeeded", "{t}");
     assert_eq!(t["type"], "settingsUpdate");
     assert_eq!(t["details"]["filterableAttributes"], json!(["genre"]));
     let settings = m.get("/indexes/cfg/settings", &[]).json();
@@ -94,12 +51,12 @@ fn settings_keep_the_shard_field_and_roll_back() {
 
     wait_task(
         &m,
-        &send(
+        accepted(&send(
             &m,
             "PUT",
             "/indexes/cfg/settings/filterable-attributes",
             &json!(["year"]),
-        ),
+        )),
     );
     assert_eq!(
         m.get("/indexes/cfg/settings/filterable-attributes", &[])
@@ -108,12 +65,12 @@ fn settings_keep_the_shard_field_and_roll_back() {
     );
     wait_task(
         &m,
-        &m.request(
+        accepted(&m.request(
             "DELETE",
             "/indexes/cfg/settings/filterable-attributes",
             &[],
             None,
-        ),
+        )),
     );
     assert_eq!(
         m.get("/indexes/cfg/settings/filterable-attributes", &[])
@@ -124,7 +81,10 @@ fn settings_keep_the_shard_field_and_roll_back() {
         node_get(&nodes[0], "/indexes/cfg/settings/filterable-attributes"),
         json!(["_miroir_shard"])
     );
-    wait_task(&m, &m.request("DELETE", "/indexes/cfg/settings", &[], None));
+    wait_task(
+        &m,
+        accepted(&m.request("DELETE", "/indexes/cfg/settings", &[], None)),
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         node_get(&nodes[1], "/indexes/cfg/settings/filterable-attributes"),
@@ -144,12 +104,12 @@ fn settings_keep_the_shard_field_and_roll_back() {
     // A node that cannot take the change: the others are restored.
     wait_task(
         &m,
-        &send(
+        accepted(&send(
             &m,
             "PUT",
             "/indexes/cfg/settings/sortable-attributes",
             &json!(["year"]),
-        ),
+        )),
     );
     nodes[2].stop();
     let refused = send(
@@ -282,18 +242,6 @@ fn index_creation_is_rolled_back_when_a_node_refuses() {
     });
     assert!(gone.is_some(), "the index was left behind on a node");
     nodes[1].restart();
-    wait_for(Duration::from_secs(5), || {
-        (m.get("/_miroir/ready", &[]).status == 200).then_some(())
-    })
-    .expect("never ready again");
-    let t = wait_task(
-        &m,
-        &send(
-            &m,
-            "POST",
-            "/indexes",
-            &json!({"uid": "half", "primaryKey": "id"}),
-        ),
-    );
-    assert_eq!(t["status"], "succeeded", "{t}");
+    m.wait_ready(Duration::from_secs(5), &[]);
+    wait_succeeded(&m, create_index(&m, "half"));
 }

@@ -37,11 +37,7 @@ fn started(nodes: &[Node], server: &str, auth: &str, tables: &str) -> Miroir {
         nodes_toml(nodes, |_| 0)
     );
     let miroir = Miroir::start(server, &rest);
-    let admin = [("x-admin-key", "ops-admin-key")];
-    wait_for(Duration::from_secs(5), || {
-        (miroir.get("/_miroir/ready", &admin).status == 200).then_some(())
-    })
-    .expect("never ready");
+    miroir.wait_ready(Duration::from_secs(5), &[("x-admin-key", "ops-admin-key")]);
     miroir
 }
 

@@ -9,29 +9,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-const JSON: (&str, &str) = ("content-type", "application/json");
 const GENRES: [&str; 4] = ["Drama", "Comedy", "Horror", "Action"];
-
-fn send(m: &Miroir, method: &str, path: &str, body: &Value) -> Response {
-    m.request(
-        method,
-        path,
-        &[JSON],
-        Some(&serde_json::to_vec(body).unwrap()),
-    )
-}
-
-fn wait_task(m: &Miroir, r: &Response) -> Value {
-    assert_eq!(r.status, 202, "{}", r.text());
-    let uid = r.json()["taskUid"].as_u64().unwrap();
-    let t = wait_for(Duration::from_secs(30), || {
-        let t = m.get(&format!("/tasks/{uid}"), &[]).json();
-        matches!(t["status"].as_str(), Some("succeeded" | "failed")).then_some(t)
-    })
-    .expect("task never finished");
-    assert_eq!(t["status"], "succeeded", "{t}");
-    t
-}
 
 /// A 10-letter word unique to document `i`, far (in edit distance) from
 /// every other document's, so typo tolerance cannot match two of them.
@@ -64,36 +42,25 @@ fn loaded(nodes: &[Node], rf: usize, group_of: impl Fn(usize) -> u32, extra: &st
         nodes_toml(nodes, group_of)
     );
     let m = Miroir::start("", &rest);
-    wait_for(Duration::from_secs(10), || {
-        (m.get("/_miroir/ready", &[]).status == 200).then_some(())
-    })
-    .expect("never ready");
-    wait_task(
+    m.wait_ready(Duration::from_secs(10), &[]);
+    wait_succeeded(&m, create_index(&m, "movies"));
+    wait_succeeded(
         &m,
-        &send(
-            &m,
-            "POST",
-            "/indexes",
-            &json!({"uid": "movies", "primaryKey": "id"}),
-        ),
-    );
-    wait_task(
-        &m,
-        &send(
+        accepted(&send(
             &m,
             "PATCH",
             "/indexes/movies/settings",
             &json!({"filterableAttributes": ["genres", "year"], "sortableAttributes": ["year"]}),
-        ),
+        )),
     );
-    wait_task(
+    wait_succeeded(
         &m,
-        &send(
+        accepted(&send(
             &m,
             "POST",
             "/indexes/movies/documents",
             &Value::from((0..1000).map(doc).collect::<Vec<_>>()),
-        ),
+        )),
     );
     m
 }

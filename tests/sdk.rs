@@ -23,14 +23,10 @@ fn official_python_sdk_round_trip() {
         nodes_toml(&nodes, |_| 0)
     );
     let miroir = Miroir::start("", &rest);
-    wait_for(Duration::from_secs(10), || {
-        (miroir
-            .get("/_miroir/ready", &[("x-admin-key", "sdk-master-key")])
-            .status
-            == 200)
-            .then_some(())
-    })
-    .expect("never ready");
+    miroir.wait_ready(
+        Duration::from_secs(10),
+        &[("x-admin-key", "sdk-master-key")],
+    );
     let out = std::process::Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),

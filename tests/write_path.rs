@@ -10,50 +10,15 @@ use common::*;
 use miroir_test_nodes::http;
 use serde_json::{json, Value};
 
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-fn post_json(m: &Miroir, path: &str, body: &Value) -> Response {
-    m.request(
-        "POST",
-        path,
-        &[JSON],
-        Some(&serde_json::to_vec(body).unwrap()),
-    )
-}
-
-/// Polls `GET /tasks/{uid}` until the task is finished; returns it.
-fn wait_task(m: &Miroir, uid: u64) -> Value {
-    wait_for(Duration::from_secs(20), || {
-        let t = m.get(&format!("/tasks/{uid}"), &[]).json();
-        matches!(
-            t["status"].as_str(),
-            Some("succeeded" | "failed" | "canceled")
-        )
-        .then_some(t)
-    })
-    .unwrap_or_else(|| panic!("task {uid} never finished:\n{}", m.log()))
-}
-
-fn accepted(r: &Response) -> u64 {
-    assert_eq!(r.status, 202, "{}", r.text());
-    let body = r.json();
-    assert_eq!(body["status"], "enqueued");
-    body["taskUid"].as_u64().expect("integer taskUid")
-}
-
 fn movie(i: usize) -> Value {
     json!({"id": i, "title": format!("movie {i} keyword{i}"), "year": 1900 + (i % 120), "genres": ["drama"], "rating": (i % 10) as f64 / 2.0})
 }
 
 /// How many documents a node holds (test double or real Meilisearch).
 fn node_document_count(node: &Node, index: &str) -> u64 {
-    let r = http::get(
-        &node.url(),
-        &format!("/indexes/{index}/stats"),
-        &[("authorization", &format!("Bearer {NODE_KEY}"))],
-    )
-    .unwrap();
-    r.json()["numberOfDocuments"].as_u64().unwrap_or(0)
+    node_get(node, &format!("/indexes/{index}/stats"))["numberOfDocuments"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 fn node_document_total(nodes: &[Node], index: &str) -> u64 {
@@ -66,10 +31,7 @@ fn cluster(nodes: &[Node], rf: usize, group_of: impl Fn(usize) -> u32, extra: &s
         nodes_toml(nodes, group_of)
     );
     let m = Miroir::start("", &rest);
-    wait_for(Duration::from_secs(10), || {
-        (m.get("/_miroir/ready", &[]).status == 200).then_some(())
-    })
-    .expect("never ready");
+    m.wait_ready(Duration::from_secs(10), &[]);
     m
 }
 
@@ -77,19 +39,17 @@ fn cluster(nodes: &[Node], rf: usize, group_of: impl Fn(usize) -> u32, extra: &s
 fn thousand_documents_round_trip_and_spread() {
     let nodes = start_nodes(3, NODE_KEY);
     let m = cluster(&nodes, 1, |_| 0, "");
-    let create = post_json(
-        &m,
-        "/indexes",
-        &json!({"uid": "movies", "primaryKey": "id"}),
-    );
-    let t = wait_task(&m, accepted(&create));
-    assert_eq!(t["status"], "succeeded", "{t}");
+    let t = wait_succeeded(&m, create_index(&m, "movies"));
     assert_eq!(t["type"], "indexCreation");
 
     let docs: Vec<Value> = (0..1000).map(movie).collect();
-    let add = post_json(&m, "/indexes/movies/documents", &Value::from(docs.clone()));
-    let t = wait_task(&m, accepted(&add));
-    assert_eq!(t["status"], "succeeded", "{t}");
+    let add = send(
+        &m,
+        "POST",
+        "/indexes/movies/documents",
+        &Value::from(docs.clone()),
+    );
+    let t = wait_succeeded(&m, accepted(&add));
     assert_eq!(t["type"], "documentAdditionOrUpdate");
     assert_eq!(
         t["details"],
@@ -154,14 +114,11 @@ fn thousand_documents_round_trip_and_spread() {
 fn bad_documents_are_rejected_and_nothing_is_written() {
     let nodes = start_nodes(3, NODE_KEY);
     let m = cluster(&nodes, 1, |_| 0, "");
-    accepted(&post_json(
-        &m,
-        "/indexes",
-        &json!({"uid": "strict", "primaryKey": "id"}),
-    ));
+    create_index(&m, "strict");
 
-    let missing_pk = post_json(
+    let missing_pk = send(
         &m,
+        "POST",
         "/indexes/strict/documents",
         &json!([{"id": 1, "title": "ok"}, {"title": "no id here"}]),
     );
@@ -172,8 +129,9 @@ fn bad_documents_are_rejected_and_nothing_is_written() {
         "Document doesn't have a `id` attribute: `{\"title\":\"no id here\"}`."
     );
 
-    let reserved = post_json(
+    let reserved = send(
         &m,
+        "POST",
         "/indexes/strict/documents",
         &json!([{"id": 2}, {"id": 3, "_miroir_shard": 1}]),
     );
@@ -181,7 +139,12 @@ fn bad_documents_are_rejected_and_nothing_is_written() {
     assert_eq!(reserved.json()["code"], "miroir_reserved_field");
     assert_eq!(reserved.json()["type"], "invalid_request");
 
-    let bad_id = post_json(&m, "/indexes/strict/documents", &json!([{"id": "bad id!"}]));
+    let bad_id = send(
+        &m,
+        "POST",
+        "/indexes/strict/documents",
+        &json!([{"id": "bad id!"}]),
+    );
     assert_eq!(bad_id.status, 400);
     assert_eq!(bad_id.json()["code"], "invalid_document_id");
 
@@ -209,7 +172,12 @@ fn bad_documents_are_rejected_and_nothing_is_written() {
     assert_eq!(wrong_type.json(), fixture_body("185"));
 
     // Inference on a new index without a candidate.
-    let infer = post_json(&m, "/indexes/fresh/documents", &json!([{"title": "Heat"}]));
+    let infer = send(
+        &m,
+        "POST",
+        "/indexes/fresh/documents",
+        &json!([{"title": "Heat"}]),
+    );
     assert_eq!(infer.status, 400);
     assert_eq!(infer.json()["code"], "index_primary_key_no_candidate_found");
 
@@ -232,15 +200,15 @@ fn ndjson_csv_inference_and_updates() {
     let nodes = start_nodes(2, NODE_KEY);
     let m = cluster(&nodes, 1, |_| 0, "");
     // Inference creates the index with the inferred key.
-    let t = wait_task(
+    wait_succeeded(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
+            "POST",
             "/indexes/inferred/documents",
             &json!([{"movieId": 1, "title": "Heat"}, {"movieId": 2, "title": "Ronin"}]),
         )),
     );
-    assert_eq!(t["status"], "succeeded", "{t}");
     assert_eq!(
         m.get("/indexes/inferred", &[]).json()["primaryKey"],
         "movieId"
@@ -258,7 +226,7 @@ fn ndjson_csv_inference_and_updates() {
     );
     assert_eq!(t["details"]["receivedDocuments"], 2);
     let csv = b"movieId;title;year:number\n5;Semicolon;2001\n";
-    let t = wait_task(
+    wait_succeeded(
         &m,
         accepted(&m.request(
             "POST",
@@ -267,13 +235,12 @@ fn ndjson_csv_inference_and_updates() {
             Some(csv),
         )),
     );
-    assert_eq!(t["status"], "succeeded", "{t}");
     assert_eq!(
         m.get("/indexes/inferred/documents/5", &[]).json(),
         json!({"movieId": "5", "title": "Semicolon", "year": 2001})
     );
     // PUT merges fields into the existing document.
-    let t = wait_task(
+    wait_succeeded(
         &m,
         accepted(&m.request(
             "PUT",
@@ -282,7 +249,6 @@ fn ndjson_csv_inference_and_updates() {
             Some(br#"[{"movieId": 1, "year": 1995}]"#),
         )),
     );
-    assert_eq!(t["status"], "succeeded", "{t}");
     assert_eq!(
         m.get("/indexes/inferred/documents/1", &[]).json(),
         json!({"movieId": 1, "title": "Heat", "year": 1995})
@@ -294,15 +260,11 @@ fn ndjson_csv_inference_and_updates() {
 fn quorum_per_group_and_degraded_writes() {
     let mut nodes = start_nodes(2, NODE_KEY);
     let m = cluster(&nodes, 1, |i| i as u32, "");
-    accepted(&post_json(
-        &m,
-        "/indexes",
-        &json!({"uid": "q", "primaryKey": "id"}),
-    ));
+    create_index(&m, "q");
     let docs = Value::from((0..50).map(movie).collect::<Vec<_>>());
 
     nodes[1].stop();
-    let r = post_json(&m, "/indexes/q/documents", &docs);
+    let r = send(&m, "POST", "/indexes/q/documents", &docs);
     assert_eq!(r.status, 202, "{}", r.text());
     assert_eq!(r.header("x-miroir-degraded"), Some("groups=1"));
     let t = wait_task(&m, r.json()["taskUid"].as_u64().unwrap());
@@ -312,7 +274,7 @@ fn quorum_per_group_and_degraded_writes() {
     );
 
     nodes[0].stop();
-    let r = post_json(&m, "/indexes/q/documents", &docs);
+    let r = send(&m, "POST", "/indexes/q/documents", &docs);
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.json()["code"], "miroir_no_quorum");
     assert_eq!(r.json()["type"], "system");
@@ -322,21 +284,17 @@ fn quorum_per_group_and_degraded_writes() {
 fn rf3_survives_one_node_down() {
     let mut nodes = start_nodes(3, NODE_KEY);
     let m = cluster(&nodes, 3, |_| 0, "");
-    accepted(&post_json(
-        &m,
-        "/indexes",
-        &json!({"uid": "r", "primaryKey": "id"}),
-    ));
+    create_index(&m, "r");
     nodes[2].stop();
-    let r = post_json(
+    let r = send(
         &m,
+        "POST",
         "/indexes/r/documents",
         &Value::from((0..30).map(movie).collect::<Vec<_>>()),
     );
     assert_eq!(r.status, 202, "{}", r.text());
     assert!(r.header("x-miroir-degraded").is_none(), "2 of 3 is quorum");
-    let t = wait_task(&m, r.json()["taskUid"].as_u64().unwrap());
-    assert_eq!(t["status"], "succeeded", "{t}");
+    wait_succeeded(&m, r.json()["taskUid"].as_u64().unwrap());
     for i in [0, 7, 29] {
         assert_eq!(
             m.get(&format!("/indexes/r/documents/{i}"), &[]).json(),
@@ -349,15 +307,12 @@ fn rf3_survives_one_node_down() {
 fn delete_batch_reaches_only_the_owning_shards() {
     let nodes = start_nodes(3, NODE_KEY);
     let m = cluster(&nodes, 1, |_| 0, "");
-    accepted(&post_json(
-        &m,
-        "/indexes",
-        &json!({"uid": "d", "primaryKey": "id"}),
-    ));
+    create_index(&m, "d");
     wait_task(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
+            "POST",
             "/indexes/d/documents",
             &Value::from((0..300).map(movie).collect::<Vec<_>>()),
         )),
@@ -376,15 +331,15 @@ fn delete_batch_reaches_only_the_owning_shards() {
         .filter(|&i| owner(i) == target_node)
         .take(10)
         .collect();
-    let t = wait_task(
+    let t = wait_succeeded(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
+            "POST",
             "/indexes/d/documents/delete-batch",
             &json!(ids),
         )),
     );
-    assert_eq!(t["status"], "succeeded", "{t}");
     assert_eq!(
         t["details"],
         json!({"providedIds": 10, "deletedDocuments": 10, "originalFilter": null})
@@ -430,17 +385,11 @@ fn task_status_follows_the_nodes() {
         return;
     };
     let m = cluster(&nodes, 1, |_| 0, "");
-    wait_task(
-        &m,
-        accepted(&post_json(
-            &m,
-            "/indexes",
-            &json!({"uid": "s", "primaryKey": "id"}),
-        )),
-    );
+    wait_task(&m, create_index(&m, "s"));
     slow.set_task_delay(Duration::from_millis(1500));
-    let uid = accepted(&post_json(
+    let uid = accepted(&send(
         &m,
+        "POST",
         "/indexes/s/documents",
         &Value::from((0..60).map(movie).collect::<Vec<_>>()),
     ));
@@ -451,8 +400,7 @@ fn task_status_follows_the_nodes() {
     .expect("never processing while one node is still working");
     assert!(processing["startedAt"].is_string());
     assert!(processing["finishedAt"].is_null());
-    let done = wait_task(&m, uid);
-    assert_eq!(done["status"], "succeeded");
+    let done = wait_succeeded(&m, uid);
     assert!(done["duration"].as_str().unwrap().starts_with("PT"));
     slow.set_task_delay(Duration::ZERO);
 
@@ -468,14 +416,7 @@ fn task_status_follows_the_nodes() {
     .unwrap();
     assert_eq!(conflict.status, 202);
     std::thread::sleep(Duration::from_millis(200));
-    let t = wait_task(
-        &m,
-        accepted(&post_json(
-            &m,
-            "/indexes",
-            &json!({"uid": "f", "primaryKey": "id"}),
-        )),
-    );
+    let t = wait_task(&m, create_index(&m, "f"));
     assert_eq!(t["status"], "failed", "{t}");
     assert_eq!(t["error"]["code"], "index_already_exists");
     let breakdown = t["miroir"]["nodes"].as_array().unwrap();
@@ -498,18 +439,12 @@ fn task_status_follows_the_nodes() {
 fn stats_count_each_document_once() {
     let nodes = start_nodes(4, NODE_KEY);
     let m = cluster(&nodes, 2, |i| (i / 2) as u32, "");
+    wait_task(&m, create_index(&m, "st"));
     wait_task(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
-            "/indexes",
-            &json!({"uid": "st", "primaryKey": "id"}),
-        )),
-    );
-    wait_task(
-        &m,
-        accepted(&post_json(
-            &m,
+            "POST",
             "/indexes/st/documents",
             &Value::from((0..120).map(movie).collect::<Vec<_>>()),
         )),
@@ -544,21 +479,12 @@ fn tasks_survive_kill_9() {
     std::fs::create_dir_all(&store_dir).unwrap();
     let store_path = store_dir.join("miroir.redb");
     let mut m = Miroir::start_with_store("", &rest, &store_path);
-    wait_for(Duration::from_secs(10), || {
-        (m.get("/_miroir/ready", &[]).status == 200).then_some(())
-    })
-    .expect("never ready");
-    wait_task(
-        &m,
-        accepted(&post_json(
-            &m,
-            "/indexes",
-            &json!({"uid": "k", "primaryKey": "id"}),
-        )),
-    );
+    m.wait_ready(Duration::from_secs(10), &[]);
+    wait_task(&m, create_index(&m, "k"));
     slow.set_task_delay(Duration::from_millis(1500));
-    let uid = accepted(&post_json(
+    let uid = accepted(&send(
         &m,
+        "POST",
         "/indexes/k/documents",
         &Value::from((0..40).map(movie).collect::<Vec<_>>()),
     ));
@@ -573,11 +499,11 @@ fn tasks_survive_kill_9() {
         "the acknowledged task is gone after kill -9: {}",
         t.text()
     );
-    let t = wait_task(&m, uid);
-    assert_eq!(t["status"], "succeeded", "{t}");
+    let t = wait_succeeded(&m, uid);
     assert_eq!(t["details"]["indexedDocuments"], 40);
-    let next = accepted(&post_json(
+    let next = accepted(&send(
         &m,
+        "POST",
         "/indexes/k/documents",
         &json!([{"id": 1000}]),
     ));
@@ -598,14 +524,7 @@ fn cancel_and_delete_tasks_fan_out_to_node_tasks() {
         m.request("DELETE", "/tasks", &[], None).json(),
         fixture_body("181")
     );
-    wait_task(
-        &m,
-        accepted(&post_json(
-            &m,
-            "/indexes",
-            &json!({"uid": "c", "primaryKey": "id"}),
-        )),
-    );
+    wait_task(&m, create_index(&m, "c"));
 
     let doubles: Vec<_> = nodes.iter().filter_map(Node::double).collect();
     if doubles.len() == nodes.len() {
@@ -613,8 +532,9 @@ fn cancel_and_delete_tasks_fan_out_to_node_tasks() {
         for d in &doubles {
             d.set_task_delay(Duration::from_millis(1500));
         }
-        let uid = accepted(&post_json(
+        let uid = accepted(&send(
             &m,
+            "POST",
             "/indexes/c/documents",
             &Value::from((0..20).map(movie).collect::<Vec<_>>()),
         ));
@@ -638,14 +558,18 @@ fn cancel_and_delete_tasks_fan_out_to_node_tasks() {
 
     let done = wait_task(
         &m,
-        accepted(&post_json(&m, "/indexes/c/documents", &json!([{"id": 1}]))),
+        accepted(&send(
+            &m,
+            "POST",
+            "/indexes/c/documents",
+            &json!([{"id": 1}]),
+        )),
     );
     let uid = done["uid"].as_u64().unwrap();
     let r = m.request("DELETE", &format!("/tasks?uids={uid}"), &[], None);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["type"], "taskDeletion");
-    let deletion = wait_task(&m, r.json()["taskUid"].as_u64().unwrap());
-    assert_eq!(deletion["status"], "succeeded", "{deletion}");
+    let deletion = wait_succeeded(&m, r.json()["taskUid"].as_u64().unwrap());
     assert_eq!(deletion["details"]["deletedTasks"], 1);
     let gone = m.get(&format!("/tasks/{uid}"), &[]);
     assert_eq!(gone.status, 404);
@@ -656,39 +580,34 @@ fn cancel_and_delete_tasks_fan_out_to_node_tasks() {
 fn swap_and_rename_indexes() {
     let nodes = start_nodes(2, NODE_KEY);
     let m = cluster(&nodes, 1, |_| 0, "");
+    wait_task(&m, create_index(&m, "sa"));
     wait_task(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
-            "/indexes",
-            &json!({"uid": "sa", "primaryKey": "id"}),
-        )),
-    );
-    wait_task(
-        &m,
-        accepted(&post_json(
-            &m,
+            "POST",
             "/indexes",
             &json!({"uid": "sb", "primaryKey": "key"}),
         )),
     );
     wait_task(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
+            "POST",
             "/indexes/sa/documents",
             &json!([{"id": 1, "from": "a"}]),
         )),
     );
-    let t = wait_task(
+    let t = wait_succeeded(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
+            "POST",
             "/swap-indexes",
             &json!([{"indexes": ["sa", "sb"]}]),
         )),
     );
-    assert_eq!(t["status"], "succeeded", "{t}");
     assert_eq!(
         t["details"],
         json!({"swaps": [{"indexes": ["sa", "sb"], "rename": false}]})
@@ -700,15 +619,15 @@ fn swap_and_rename_indexes() {
         json!({"id": 1, "from": "a"})
     );
 
-    let t = wait_task(
+    wait_succeeded(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
+            "POST",
             "/swap-indexes",
             &json!([{"indexes": ["sb", "sc"], "rename": true}]),
         )),
     );
-    assert_eq!(t["status"], "succeeded", "{t}");
     assert_eq!(m.get("/indexes/sb", &[]).status, 404);
     assert_eq!(
         m.get("/indexes/sc/documents/1", &[]).json(),
@@ -717,8 +636,9 @@ fn swap_and_rename_indexes() {
 
     let t = wait_task(
         &m,
-        accepted(&post_json(
+        accepted(&send(
             &m,
+            "POST",
             "/swap-indexes",
             &json!([{"indexes": ["sa", "nope"]}]),
         )),

@@ -11,9 +11,13 @@ use std::time::{Duration, Instant};
 use miroir_test_nodes::http;
 #[allow(unused_imports)]
 pub use miroir_test_nodes::{http::Response, start_nodes, Fault, Node};
+use serde_json::Value;
 
 /// Master key the nodes run with (real Meilisearch wants ≥ 16 bytes).
 pub const NODE_KEY: &str = "node-master-key-0123456789";
+
+/// The header of a JSON body.
+pub const JSON: (&str, &str) = ("content-type", "application/json");
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -141,6 +145,14 @@ impl Miroir {
     ) -> Response {
         http::request(&self.addr, method, path, headers, body).expect("request to miroir")
     }
+
+    /// Polls `/_miroir/ready` (sending `headers`) until it answers 200.
+    pub fn wait_ready(&self, limit: Duration, headers: &[(&str, &str)]) {
+        wait_for(limit, || {
+            (self.get("/_miroir/ready", headers).status == 200).then_some(())
+        })
+        .unwrap_or_else(|| panic!("never ready:\n{}", self.log()));
+    }
 }
 
 impl Drop for Miroir {
@@ -168,4 +180,63 @@ pub fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Opt
 /// The `response.body` of a recorded Meilisearch exchange.
 pub fn fixture_body(prefix: &str) -> serde_json::Value {
     miroir_test_nodes::fixture(prefix)["response"]["body"].clone()
+}
+
+/// `method path` with `body` as JSON.
+pub fn send(m: &Miroir, method: &str, path: &str, body: &Value) -> Response {
+    m.request(
+        method,
+        path,
+        &[JSON],
+        Some(&serde_json::to_vec(body).expect("JSON body")),
+    )
+}
+
+/// The task uid of a 202 answer, checked to be an enqueued task summary.
+pub fn accepted(r: &Response) -> u64 {
+    assert_eq!(r.status, 202, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["status"], "enqueued");
+    body["taskUid"].as_u64().expect("integer taskUid")
+}
+
+/// Polls `GET /tasks/{uid}` until the task is finished; returns it.
+pub fn wait_task(m: &Miroir, uid: u64) -> Value {
+    wait_for(Duration::from_secs(30), || {
+        let t = m.get(&format!("/tasks/{uid}"), &[]).json();
+        matches!(
+            t["status"].as_str(),
+            Some("succeeded" | "failed" | "canceled")
+        )
+        .then_some(t)
+    })
+    .unwrap_or_else(|| panic!("task {uid} never finished:\n{}", m.log()))
+}
+
+/// `wait_task`, checking that the task succeeded.
+pub fn wait_succeeded(m: &Miroir, uid: u64) -> Value {
+    let t = wait_task(m, uid);
+    assert_eq!(t["status"], "succeeded", "{t}");
+    t
+}
+
+/// Creates index `uid` with primary key `id`; returns the task uid.
+pub fn create_index(m: &Miroir, uid: &str) -> u64 {
+    accepted(&send(
+        m,
+        "POST",
+        "/indexes",
+        &serde_json::json!({"uid": uid, "primaryKey": "id"}),
+    ))
+}
+
+/// `GET path` on a node, with the node master key: the JSON answer.
+pub fn node_get(node: &Node, path: &str) -> Value {
+    http::get(
+        &node.url(),
+        path,
+        &[("authorization", &format!("Bearer {NODE_KEY}"))],
+    )
+    .expect("request to a node")
+    .json()
 }
