@@ -71,6 +71,13 @@ fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> Output {
     cmd.borrow_mut().output().expect("run a command")
 }
 
+/// Runs `cmd`, which must fail.
+fn run_failing(cmd: impl std::borrow::BorrowMut<Command>) -> Output {
+    let out = run(cmd);
+    assert!(!out.status.success(), "succeeded:\n{}", text(&out.stdout));
+    out
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -195,11 +202,10 @@ fn dev_without_meilisearch_says_where_to_get_it() {
     let dir = TempDir::new("dev-missing");
     let port = free_port().to_string();
     let listen = format!("127.0.0.1:{port}");
-    let out = run(
+    let out = run_failing(
         miroir_cmd(&["dev", "--meili-bin", "/nonexistent", "--listen", &listen])
             .current_dir(dir.path()),
     );
-    assert!(!out.status.success());
     let err = text(&out.stderr);
     for needle in [
         "/nonexistent",
@@ -213,10 +219,11 @@ fn dev_without_meilisearch_says_where_to_get_it() {
     // No flag and nothing on PATH.
     let empty = dir.path().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = run(miroir_cmd(&["dev", "--listen", &listen])
-        .env("PATH", &empty)
-        .current_dir(dir.path()));
-    assert!(!out.status.success());
+    let out = run_failing(
+        miroir_cmd(&["dev", "--listen", &listen])
+            .env("PATH", &empty)
+            .current_dir(dir.path()),
+    );
     let err = text(&out.stderr);
     assert!(err.contains("no `meilisearch` executable on PATH"), "{err}");
     assert!(err.contains("--meili-bin PATH"), "{err}");
@@ -250,10 +257,11 @@ fn dev_refuses_taken_ports_before_starting_nodes() {
             "--metrics-listen",
         ),
     ] {
-        let out = run(miroir_cmd(&["dev", "--meili-bin", bin.to_str().unwrap()])
-            .args(args)
-            .current_dir(dir.path()));
-        assert!(!out.status.success());
+        let out = run_failing(
+            miroir_cmd(&["dev", "--meili-bin", bin.to_str().unwrap()])
+                .args(args)
+                .current_dir(dir.path()),
+        );
         let err = text(&out.stderr);
         assert!(
             err.contains(&format!("cannot listen on {}", taken.1)),
@@ -279,17 +287,18 @@ fn dev_reports_a_node_that_exits_with_its_log() {
         "#!/bin/sh\necho \"error: the database is locked by another process\" >&2\nexit 3\n",
     );
     let listen = format!("127.0.0.1:{}", free_port());
-    let out = run(miroir_cmd(&[
-        "dev",
-        "--nodes",
-        "2",
-        "--meili-bin",
-        bin.to_str().unwrap(),
-        "--listen",
-        &listen,
-    ])
-    .current_dir(dir.path()));
-    assert!(!out.status.success());
+    let out = run_failing(
+        miroir_cmd(&[
+            "dev",
+            "--nodes",
+            "2",
+            "--meili-bin",
+            bin.to_str().unwrap(),
+            "--listen",
+            &listen,
+        ])
+        .current_dir(dir.path()),
+    );
     let err = text(&out.stderr);
     assert!(err.contains("meili-0 exited"), "{err}");
     assert!(err.contains("the database is locked"), "{err}");
@@ -623,7 +632,7 @@ fn ctl_status_shows_every_node_group_and_status() {
     assert_eq!(text(&out.stdout).lines().count(), table.lines().count());
 
     // A wrong key: 403 and what to check.
-    let out = run(miroir_cmd(&[
+    let out = run_failing(miroir_cmd(&[
         "ctl",
         "--url",
         &url,
@@ -631,7 +640,6 @@ fn ctl_status_shows_every_node_group_and_status() {
         "wrong",
         "status",
     ]));
-    assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("403 invalid_api_key"), "{err}");
     assert!(err.contains("admin key was rejected"), "{err}");
@@ -639,8 +647,7 @@ fn ctl_status_shows_every_node_group_and_status() {
     assert!(out.stdout.is_empty());
 
     // No key: 401 and where to put one.
-    let out = run(miroir_cmd(&["ctl", "--url", &url, "status"]));
-    assert!(!out.status.success());
+    let out = run_failing(miroir_cmd(&["ctl", "--url", &url, "status"]));
     let err = text(&out.stderr);
     assert!(err.contains("401 missing_authorization_header"), "{err}");
     assert!(err.contains("MIROIR_ADMIN_API_KEY"), "{err}");
@@ -649,19 +656,17 @@ fn ctl_status_shows_every_node_group_and_status() {
 #[test]
 fn ctl_says_when_miroir_is_not_running() {
     let url = format!("http://127.0.0.1:{}", free_port());
-    let out = run(miroir_cmd(&["ctl", "--url", &url, "status"]));
-    assert!(!out.status.success());
+    let out = run_failing(miroir_cmd(&["ctl", "--url", &url, "status"]));
     let err = text(&out.stderr);
     assert!(err.contains("connection refused"), "{err}");
     assert!(err.contains("Is Miroir running"), "{err}");
 
-    let out = run(miroir_cmd(&[
+    let out = run_failing(miroir_cmd(&[
         "ctl",
         "--url",
         "https://example.com",
         "status",
     ]));
-    assert!(!out.status.success());
     assert!(text(&out.stderr).contains("https is not supported"));
 }
 
@@ -759,8 +764,7 @@ fn ctl_task_prints_the_task_or_the_meilisearch_error() {
     let head = seen.lock().unwrap().last().cloned().unwrap();
     assert!(head.contains("Bearer client-key\r\n"), "{head}");
 
-    let out = run(miroir_cmd(&["ctl", "--url", &url, "task", "8"]));
-    assert!(!out.status.success());
+    let out = run_failing(miroir_cmd(&["ctl", "--url", &url, "task", "8"]));
     let err = text(&out.stderr);
     assert!(err.contains("Task `8` not found."), "{err}");
     assert!(err.contains("404 task_not_found"), "{err}");
@@ -769,7 +773,6 @@ fn ctl_task_prints_the_task_or_the_meilisearch_error() {
 
 #[test]
 fn ctl_task_rejects_a_non_numeric_uid() {
-    let out = run(miroir_cmd(&["ctl", "task", "latest"]));
-    assert!(!out.status.success());
+    let out = run_failing(miroir_cmd(&["ctl", "task", "latest"]));
     assert!(text(&out.stderr).contains("latest"));
 }
