@@ -3,7 +3,10 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use crate::walk::{decode_str, key_is, parse_f64, skip_value, Bad, Elements, Members, R};
+use crate::scan::Structurals;
+use crate::walk::{
+    decode_str, key_is, parse_f64, skip_number, ws, ws_back, Bad, Elements, Members, MAX_DEPTH, R,
+};
 
 /// A JSON number kept as its text until two differ: equal texts compare equal without parsing
 /// (the common case for the rules before the deciding one).
@@ -11,9 +14,8 @@ use crate::walk::{decode_str, key_is, parse_f64, skip_value, Bad, Elements, Memb
 pub(crate) enum Num<'a> {
     Raw(&'a [u8]),
     F(f64),
-    /// `d.ddd…` (one integer digit, ≤ 18 fraction digits: ranking scores) as the integer
-    /// `value × 10¹⁸`, exact and compared without parsing.
-    Fixed(u64),
+    /// See [`fixed`]: exact, compared without parsing.
+    Fixed(u128),
 }
 
 const FIXED_ONE: u64 = 1_000_000_000_000_000_000;
@@ -30,35 +32,56 @@ impl<'a> Num<'a> {
         match *self {
             Num::Raw(r) => parse_f64(r).unwrap_or(f64::NAN),
             Num::F(v) => v,
-            Num::Fixed(v) => (v / FIXED_ONE) as f64 + (v % FIXED_ONE) as f64 / FIXED_ONE as f64,
+            Num::Fixed(v) => {
+                let one = u128::from(FIXED_ONE);
+                (v / one) as f64 + (v % one) as f64 / FIXED_ONE as f64
+            }
         }
     }
 }
 
-/// `d` or `d.ddd…` with at most 18 fraction digits, as `value × 10¹⁸`.
+/// A non-negative `int[.frac]` (≤ 19 integer digits, ≤ 18 fraction digits, no exponent: ranking
+/// scores, years, prices) as `value × 10¹⁸`, exact.
 #[inline]
-fn fixed(raw: &[u8]) -> Option<u64> {
-    let (&int, rest) = raw.split_first()?;
-    if !int.is_ascii_digit() {
+fn fixed(raw: &[u8]) -> Option<u128> {
+    let dot = raw.iter().position(|&c| c == b'.');
+    let (int, frac) = match dot {
+        Some(i) => (raw.get(..i)?, raw.get(i + 1..)?),
+        None => (raw, &[][..]),
+    };
+    if int.is_empty() || int.len() > 19 || (int.len() > 1 && int.first() == Some(&b'0')) {
         return None;
     }
-    let mut v = u64::from(int - b'0');
-    let mut scale = FIXED_ONE;
-    match rest.split_first() {
-        None => {}
-        Some((b'.', frac)) if !frac.is_empty() && frac.len() <= 18 => {
-            for &d in frac {
-                if !d.is_ascii_digit() {
-                    return None;
-                }
-                v = v * 10 + u64::from(d - b'0');
-                scale /= 10;
-            }
-        }
-        Some(_) => return None,
+    if frac.len() > 18 || (dot.is_some() && frac.is_empty()) {
+        return None;
     }
-    Some(v * scale)
+    let mut v: u64 = 0;
+    for &d in int {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u64::from(d - b'0');
+    }
+    let mut f: u64 = 0;
+    for &d in frac {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        f = f * 10 + u64::from(d - b'0');
+    }
+    let scale = POW10.get(18 - frac.len()).copied()?;
+    Some(u128::from(v) * u128::from(FIXED_ONE) + u128::from(f) * u128::from(scale))
 }
+
+const POW10: [u64; 19] = {
+    let mut t = [1u64; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 impl PartialEq for Num<'_> {
     fn eq(&self, other: &Self) -> bool {
@@ -172,7 +195,13 @@ pub(crate) fn read_sort_val<'a>(b: &'a [u8], s: usize, e: usize, desc: bool) -> 
             let inner = raw.get(1..raw.len() - 1).ok_or(Bad(s))?;
             SortVal::Str(decode_str(inner).ok_or(Bad(s))?)
         }
-        Some(b'-' | b'0'..=b'9') => SortVal::Num(Num::Raw(raw)),
+        Some(b'-' | b'0'..=b'9') => {
+            // Values are compared, so they are validated.
+            if skip_number(b, s)? != e {
+                return Err(Bad(s));
+            }
+            SortVal::Num(Num::from_raw(raw))
+        }
         Some(b't') => SortVal::Str(Cow::Borrowed("true")),
         Some(b'f') => SortVal::Str(Cow::Borrowed("false")),
         Some(b'[') => {
@@ -205,8 +234,74 @@ pub(crate) fn read_sort_val<'a>(b: &'a [u8], s: usize, e: usize, desc: bool) -> 
     })
 }
 
-/// Validates the `_rankingScoreDetails` object at `b[s..]` (nested `depth` deep) and builds the
-/// rule-by-rule key from it, walking the entries in their `order`. Returns the object's end.
+/// The fields of one rule of `_rankingScoreDetails` that make its key component.
+#[derive(Default)]
+struct RuleFields<'a> {
+    desc: bool,
+    order: Option<u64>,
+    score: Option<Num<'a>>,
+    value: Option<(usize, usize)>,
+    distance: Option<Num<'a>>,
+    similarity: Option<Num<'a>>,
+}
+
+impl<'a> RuleFields<'a> {
+    /// Records the field `key` whose value is `b[vs..ve]`; numbers the key uses are validated.
+    fn field(&mut self, b: &'a [u8], key: &[u8], vs: usize, ve: usize) -> R<()> {
+        let raw = b.get(vs..ve).ok_or(Bad(vs))?;
+        let number = || -> R<Option<&'a [u8]>> {
+            if !matches!(raw.first(), Some(b'-' | b'0'..=b'9')) {
+                return Ok(None);
+            }
+            if skip_number(b, vs)? != ve {
+                return Err(Bad(vs));
+            }
+            Ok(Some(raw))
+        };
+        match key {
+            b"order" => self.order = number()?.and_then(parse_order),
+            b"score" => self.score = number()?.map(Num::from_raw),
+            b"value" => self.value = Some((vs, ve)),
+            b"distance" => self.distance = number()?.map(Num::Raw),
+            b"similarity" => self.similarity = number()?.map(Num::from_raw),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn comp(self, b: &'a [u8]) -> R<Option<Comp<'a>>> {
+        let desc = self.desc;
+        Ok(Some(if let Some(d) = self.distance {
+            Comp::Sort {
+                desc,
+                val: SortVal::Num(d),
+            }
+        } else if let Some((vs, ve)) = self.value {
+            Comp::Sort {
+                desc,
+                val: read_sort_val(b, vs, ve, desc)?,
+            }
+        } else if let Some(sc) = self.score.or(self.similarity) {
+            Comp::Rank(sc)
+        } else {
+            return Ok(None);
+        }))
+    }
+}
+
+/// The raw key of the member whose `:` is at `colon`; the member starts at or after `from`.
+fn key_before(b: &[u8], from: usize, colon: usize) -> R<&[u8]> {
+    let ks = ws(b, from);
+    let ke = ws_back(b, colon);
+    match (b.get(ks), b.get(ke.wrapping_sub(1))) {
+        (Some(b'"'), Some(b'"')) if ke >= ks + 2 => b.get(ks + 1..ke - 1).ok_or(Bad(ks)),
+        _ => Err(Bad(ks)),
+    }
+}
+
+/// Reads the `_rankingScoreDetails` object at `b[s..]` (nested `depth` deep) with the structural
+/// scanner and builds the rule-by-rule key from it, walking the rules in their `order`. The
+/// fields the key uses are validated; the rest is only stepped over. Returns the object's end.
 pub(crate) fn details_key<'a>(
     b: &'a [u8],
     s: usize,
@@ -216,60 +311,85 @@ pub(crate) fn details_key<'a>(
 ) -> R<usize> {
     comps.clear();
     orders.clear();
-    let mut rules = Members::new(b, s, depth)?;
+    if depth >= MAX_DEPTH || b.get(s) != Some(&b'{') {
+        return Err(Bad(s));
+    }
     let mut sorted = true;
     let mut last_order = 0u64;
-    while let Some(rule) = rules.next_key()? {
-        if b.get(rule.value_start) != Some(&b'{') {
-            let end = skip_value(b, rule.value_start, rules.value_depth())?;
-            rules.resume(end);
-            continue;
-        }
-        let desc = direction_desc(rule.key);
-        let mut order = None;
-        let mut score = None;
-        let mut value = None;
-        let mut distance = None;
-        let mut similarity = None;
-        let mut fields = Members::new(b, rule.value_start, rules.value_depth())?;
-        while let Some(f) = fields.next_member()? {
-            let raw = b
-                .get(f.value_start..f.value_end)
-                .ok_or(Bad(f.value_start))?;
-            let is_num = matches!(raw.first(), Some(b'-' | b'0'..=b'9'));
-            match f.key {
-                b"order" => order = parse_order(raw),
-                b"score" if is_num => score = Some(Num::from_raw(raw)),
-                b"value" => value = Some((f.value_start, f.value_end)),
-                b"distance" if is_num => distance = Some(Num::Raw(raw)),
-                b"similarity" if is_num => similarity = Some(Num::from_raw(raw)),
+    let mut st = Structurals::new(b, s + 1);
+    // Containers open: 1 = inside the details object, 2 = inside a rule's value.
+    let mut d = 1usize;
+    // Just after the `{` or `,` that precedes the current member (at level 1 or 2).
+    let mut from = s + 1;
+    // The rule whose key was just read, until its value opens.
+    let mut rule_key_desc: Option<bool> = None;
+    // The rule object being read (level 2), and the field whose value is being read.
+    let mut rule: Option<RuleFields<'a>> = None;
+    let mut field: Option<(&'a [u8], usize)> = None;
+    let end = loop {
+        let p = st.next_pos().ok_or(Bad(b.len()))?;
+        let c = b.get(p).copied().ok_or(Bad(p))?;
+        if d > 2 {
+            match c {
+                b'{' | b'[' => d += 1,
+                b'}' | b']' => d -= 1,
                 _ => {}
             }
-        }
-        rules.resume(fields.end());
-        let comp = if let Some(d) = distance {
-            Comp::Sort {
-                desc,
-                val: SortVal::Num(d),
-            }
-        } else if let Some((vs, ve)) = value {
-            Comp::Sort {
-                desc,
-                val: read_sort_val(b, vs, ve, desc)?,
-            }
-        } else if let Some(sc) = score.or(similarity) {
-            Comp::Rank(sc)
-        } else {
             continue;
-        };
-        let order = order.unwrap_or(comps.len() as u64);
-        if !comps.is_empty() && order < last_order {
-            sorted = false;
         }
-        last_order = order;
-        orders.push((order, comps.len()));
-        comps.push(comp);
-    }
+        match c {
+            b'{' | b'[' => {
+                if d == 1 && c == b'{' {
+                    if let Some(desc) = rule_key_desc.take() {
+                        rule = Some(RuleFields {
+                            desc,
+                            ..RuleFields::default()
+                        });
+                        from = p + 1;
+                    }
+                }
+                d += 1;
+            }
+            b':' if d == 1 => rule_key_desc = Some(direction_desc(key_before(b, from, p)?)),
+            b':' if rule.is_some() => field = Some((key_before(b, from, p)?, ws(b, p + 1))),
+            b',' | b'}' | b']' => {
+                if d == 2 {
+                    if let (Some(r), Some((key, vs))) = (rule.as_mut(), field.take()) {
+                        r.field(b, key, vs, ws_back(b, p))?;
+                    }
+                    if c != b',' {
+                        if let Some(r) = rule.take() {
+                            let order = r.order;
+                            if let Some(comp) = r.comp(b)? {
+                                let order = order.unwrap_or(comps.len() as u64);
+                                if !comps.is_empty() && order < last_order {
+                                    sorted = false;
+                                }
+                                last_order = order;
+                                orders.push((order, comps.len()));
+                                comps.push(comp);
+                            }
+                        }
+                    }
+                }
+                if c == b',' {
+                    from = p + 1;
+                } else {
+                    d -= 1;
+                    if d == 0 {
+                        if c != b'}' {
+                            return Err(Bad(p));
+                        }
+                        break p + 1;
+                    }
+                }
+                if d == 1 {
+                    rule_key_desc = None;
+                }
+            }
+            _ => {}
+        }
+    };
     if !sorted {
         orders.sort_by_key(|&(o, _)| o);
         let mut old: Vec<Option<Comp<'a>>> = std::mem::take(comps).into_iter().map(Some).collect();
@@ -279,7 +399,7 @@ pub(crate) fn details_key<'a>(
             }
         }
     }
-    Ok(rules.end())
+    Ok(end)
 }
 
 /// A client sort rule (`"year:desc"`, `"a.b:asc"`) used when hits carry no details.
@@ -441,6 +561,10 @@ mod tests {
             "0.9848484848484849",
             "0.123456789012345678",
             "10",
+            "1995",
+            "1995.0",
+            "2001.25",
+            "123456789012345678.5",
             "-0.5",
             "1e-7",
             "100.001",
@@ -459,7 +583,17 @@ mod tests {
             Num::from_raw(b"0.75"),
             Num::Fixed(750_000_000_000_000_000)
         ));
-        for other in ["-1", "1e5", "10", "0.", "0.1234567890123456789"] {
+        assert!(
+            matches!(Num::from_raw(b"1995.5"), Num::Fixed(v) if v == 1_995_500_000_000_000_000_000)
+        );
+        for other in [
+            "-1",
+            "1e5",
+            "0.",
+            "01",
+            "0.1234567890123456789",
+            "12345678901234567890",
+        ] {
             assert!(
                 matches!(Num::from_raw(other.as_bytes()), Num::Raw(_)),
                 "{other}"
