@@ -77,6 +77,79 @@ impl MiroirProcess {
     }
 }
 
+impl MiroirProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// CPU time, in seconds, used so far by process `pid` (all its threads).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct CpuTime {
+    pub user: f64,
+    pub system: f64,
+    /// User + system time of its waited-for children (e.g. wrk runs that finished).
+    pub children: f64,
+}
+
+impl CpuTime {
+    pub fn of(pid: u32) -> CpuTime {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return CpuTime::default();
+        };
+        // Fields after `(comm)`, which may contain spaces: utime is field 14, stime 15,
+        // cutime 16, cstime 17 (1-based, `man 5 proc`).
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return CpuTime::default();
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        CpuTime {
+            user: ticks(11) as f64 / hz,
+            system: ticks(12) as f64 / hz,
+            children: (ticks(13) + ticks(14)) as f64 / hz,
+        }
+    }
+
+    /// Summed over processes.
+    pub fn of_all(pids: &[u32]) -> CpuTime {
+        pids.iter().map(|&p| CpuTime::of(p)).fold(CpuTime::default(), |a, b| CpuTime {
+            user: a.user + b.user,
+            system: a.system + b.system,
+            children: a.children + b.children,
+        })
+    }
+
+    pub fn since(self, before: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user - before.user,
+            system: self.system - before.system,
+            children: self.children - before.children,
+        }
+    }
+}
+
+/// Processes whose parent is `pid`.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = s.rsplit_once(')')?.1.to_string();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
 impl Drop for MiroirProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -6,15 +6,19 @@
 //! loopback; nginx from the `nginx` package.
 //!
 //! cargo build --release -p miroir -p miroir-perf
-//! target/release/search_proxy [SECONDS] [CONNECTIONS]
+//! target/release/search_proxy [SECONDS] [CONNECTIONS] [ROUNDS]
+//!
+//! The four targets are measured in turn, ROUNDS times (default 3), and the
+//! summary gives per-target medians: the machine is shared and noisy, and
+//! interleaving keeps slow phases from landing on one target only.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use miroir_perf::{free_port, wait_until, MiroirProcess};
+use miroir_perf::{children, free_port, median, wait_until, CpuTime, MiroirProcess};
 use miroir_test_nodes::http;
 use serde_json::json;
 
@@ -46,68 +50,102 @@ fn search_response() -> Vec<u8> {
 }
 
 /// A fast keep-alive HTTP/1.1 upstream: searches get the canned answer,
-/// writes a summarized task, `/health` and anything else a small JSON.
+/// writes a summarized task, `/health` and anything else a small JSON. One
+/// thread per connection, blocking I/O: one `read` and one `write` per request
+/// (pipelined requests answered in one `write`), so the upstream's own cost —
+/// which every proxy in the comparison pays alike — stays small.
 fn start_upstream() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let search = search_response();
+    let answers = std::sync::Arc::new(Answers::new());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let search = search.clone();
-            std::thread::spawn(move || serve(stream, &search));
+            let answers = answers.clone();
+            std::thread::spawn(move || serve(stream, &answers));
         }
     });
     format!("http://{addr}")
 }
 
-fn serve(stream: TcpStream, search: &[u8]) {
-    let _ = stream.set_nodelay(true);
-    let Ok(write_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(stream);
-    let mut writer = write_half;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let (status, answer): (&str, &[u8]) = if request_line.contains("/search") {
-            ("200 OK", search)
-        } else if request_line.starts_with("GET") {
-            ("200 OK", br#"{"status":"available","results":[]}"#)
-        } else {
-            ("202 Accepted", br#"{"taskUid":1,"indexUid":"movies","status":"enqueued","type":"indexCreation","enqueuedAt":"2026-11-26T00:00:00Z"}"#)
+/// Whole responses (head and body), built once.
+struct Answers {
+    search: Vec<u8>,
+    get: Vec<u8>,
+    write: Vec<u8>,
+}
+
+impl Answers {
+    fn new() -> Answers {
+        let full = |status: &str, body: &[u8]| {
+            let mut r = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            r.extend_from_slice(body);
+            r
         };
-        let head = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            answer.len()
-        );
-        if writer
-            .write_all(head.as_bytes())
-            .and_then(|_| writer.write_all(answer))
-            .is_err()
-        {
-            return;
+        Answers {
+            search: full("200 OK", &search_response()),
+            get: full("200 OK", br#"{"status":"available","results":[]}"#),
+            write: full("202 Accepted", br#"{"taskUid":1,"indexUid":"movies","status":"enqueued","type":"indexCreation","enqueuedAt":"2026-11-26T00:00:00Z"}"#),
         }
     }
+}
+
+fn serve(mut stream: TcpStream, answers: &Answers) {
+    let _ = stream.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        // Answer every complete request in the buffer.
+        let mut used = 0;
+        while let Some(len) = request_len(&buf[used..]) {
+            let request = &buf[used..used + len];
+            out.extend_from_slice(if contains(request, b"/search") {
+                &answers.search
+            } else if request.starts_with(b"GET") {
+                &answers.get
+            } else {
+                &answers.write
+            });
+            used += len;
+        }
+        buf.drain(..used);
+        if !out.is_empty() {
+            if stream.write_all(&out).is_err() {
+                return;
+            }
+            out.clear();
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Length of the complete request at the start of `buf` (head and
+/// `content-length` body), or `None` while it is incomplete.
+fn request_len(buf: &[u8]) -> Option<usize> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&buf[..head_end]).ok()?;
+    let body = head
+        .split("\r\n")
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())
+                .flatten()
+        })
+        .unwrap_or(0);
+    (buf.len() >= head_end + body).then_some(head_end + body)
 }
 
 /// nginx as a keep-alive reverse proxy in front of `upstream`, 2 workers.
@@ -196,6 +234,7 @@ fn main() {
         .collect();
     let seconds = args.first().copied().unwrap_or(10);
     let connections = args.get(1).copied().unwrap_or(64) as usize;
+    let rounds = args.get(2).copied().unwrap_or(3).max(1) as usize;
     let dir = std::env::temp_dir().join(format!("miroir-search-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let script = dir.join("search.lua");
@@ -227,31 +266,66 @@ fn main() {
     assert_eq!(created.status, 202, "{}", created.text());
 
     println!("search through a proxy: wrk -t2 -c{connections} -d{seconds}s, POST /indexes/movies/search, 10-hit answers");
-    let runs = [
-        ("direct to the upstream", direct_addr.as_str()),
-        ("nginx keep-alive proxy", nginx_addr.as_str()),
-        ("miroir, 1 node (S=1)", miroir1.addr.as_str()),
-        ("miroir, 3 nodes (S=3)", miroir3.addr.as_str()),
+    println!("CPU/req: CPU time per request served during the run: the proxy's processes (user+system),");
+    println!("         the in-harness upstream threads, and wrk");
+    let harness = std::process::id();
+    let nginx_pids: Vec<u32> = std::iter::once(nginx.id()).chain(children(nginx.id())).collect();
+    let runs: [(&str, &str, Vec<u32>); 4] = [
+        ("direct to the upstream", direct_addr.as_str(), vec![]),
+        ("nginx keep-alive proxy", nginx_addr.as_str(), nginx_pids),
+        ("miroir, 1 node (S=1)", miroir1.addr.as_str(), vec![miroir1.pid()]),
+        ("miroir, 3 nodes (S=3)", miroir3.addr.as_str(), vec![miroir3.pid()]),
     ];
-    let mut results = Vec::new();
-    for (name, addr) in runs {
-        // A short warm-up fills the keep-alive pools.
-        let _ = wrk(addr, 1, connections, &script);
-        let r = wrk(addr, seconds, connections, &script);
-        println!(
-            "{name:<26} {:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
-            r.rps, r.p50_ms, r.p99_ms
-        );
-        results.push(r);
+    // Per target: (req/s, p99 ms, proxy CPU us/req) of each round.
+    let mut results: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); runs.len()];
+    for round in 1..=rounds {
+        println!("round {round}/{rounds}");
+        for ((name, addr, pids), samples) in runs.iter().zip(results.iter_mut()) {
+            // A short warm-up fills the keep-alive pools.
+            let _ = wrk(addr, 1, connections, &script);
+            let (proxy_before, harness_before) = (CpuTime::of_all(pids), CpuTime::of(harness));
+            let r = wrk(addr, seconds, connections, &script);
+            let proxy = CpuTime::of_all(pids).since(proxy_before);
+            let harness_cpu = CpuTime::of(harness).since(harness_before);
+            let per_req = |cpu: f64| cpu / (r.rps * seconds as f64).max(1.0) * 1e6;
+            let proxy_us = per_req(proxy.user + proxy.system);
+            println!(
+                "  {name:<24} {:>7.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  CPU/req: proxy {proxy_us:>5.1} us ({:>4.1} user + {:>4.1} sys), upstream {:>4.1} us, wrk {:>4.1} us",
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                per_req(proxy.user),
+                per_req(proxy.system),
+                per_req(harness_cpu.user + harness_cpu.system),
+                per_req(harness_cpu.children),
+            );
+            samples.push((r.rps, r.p99_ms, proxy_us));
+        }
     }
-    let (nginx_r, m1, m3) = (&results[1], &results[2], &results[3]);
+    let med = |target: usize, pick: fn(&(f64, f64, f64)) -> f64| {
+        median(results.get(target).map(|v| v.iter().map(pick).collect()).unwrap_or_default())
+    };
+    println!("medians over {rounds} rounds:");
+    for (i, (name, _, _)) in runs.iter().enumerate() {
+        println!(
+            "  {name:<24} {:>7.0} req/s  p99 {:>6.3} ms  proxy CPU/req {:>5.1} us",
+            med(i, |s| s.0),
+            med(i, |s| s.1),
+            med(i, |s| s.2)
+        );
+    }
     println!(
-        "miroir(1 node) / nginx: throughput {:.2}x, p99 {:.2}x | miroir 3 nodes / 1 node: throughput {:.2}x",
-        m1.rps / nginx_r.rps,
-        m1.p99_ms / nginx_r.p99_ms,
-        m3.rps / m1.rps
+        "miroir(1 node) / nginx: throughput {:.2}x, p99 {:.2}x, CPU/req {:.2}x | miroir 3 nodes / 1 node: throughput {:.2}x",
+        med(2, |s| s.0) / med(1, |s| s.0),
+        med(2, |s| s.1) / med(1, |s| s.1),
+        med(2, |s| s.2) / med(1, |s| s.2),
+        med(3, |s| s.0) / med(2, |s| s.0),
     );
-    let _ = nginx.kill();
+    // SIGTERM (not the SIGKILL of `Child::kill`) so the master stops its workers too.
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(nginx.id() as libc::pid_t, libc::SIGTERM);
+    }
     let _ = nginx.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
