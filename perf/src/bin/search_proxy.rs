@@ -212,7 +212,7 @@ fn wrk(addr: &str, seconds: u64, connections: usize, script: &Path) -> WrkResult
             .find_map(|l| {
                 l.trim()
                     .strip_prefix(prefix)
-                    .map(|v| v.trim().split_whitespace().next().unwrap_or("").to_string())
+                    .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
             })
             .unwrap_or_default()
     };
