@@ -44,33 +44,42 @@ impl<'a> Num<'a> {
 /// scores, years, prices) as `value × 10¹⁸`, exact.
 #[inline]
 fn fixed(raw: &[u8]) -> Option<u128> {
-    let dot = raw.iter().position(|&c| c == b'.');
-    let (int, frac) = match dot {
-        Some(i) => (raw.get(..i)?, raw.get(i + 1..)?),
-        None => (raw, &[][..]),
-    };
-    if int.is_empty() || int.len() > 19 || (int.len() > 1 && int.first() == Some(&b'0')) {
+    let mut int: u64 = 0;
+    let mut int_len = 0usize;
+    let mut i = 0;
+    while let Some(&c) = raw.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        int = int.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        int_len += 1;
+        i += 1;
+    }
+    if int_len == 0 || int_len > 19 || (int_len > 1 && raw.first() == Some(&b'0')) {
         return None;
     }
-    if frac.len() > 18 || (dot.is_some() && frac.is_empty()) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in int {
-        if !d.is_ascii_digit() {
-            return None;
+    let mut frac: u64 = 0;
+    let mut frac_len = 0usize;
+    match raw.get(i) {
+        None => {}
+        Some(b'.') => {
+            i += 1;
+            while let Some(&c) = raw.get(i) {
+                if !c.is_ascii_digit() || frac_len == 18 {
+                    return None;
+                }
+                frac = frac * 10 + u64::from(c - b'0');
+                frac_len += 1;
+                i += 1;
+            }
+            if frac_len == 0 {
+                return None;
+            }
         }
-        v = v * 10 + u64::from(d - b'0');
+        Some(_) => return None,
     }
-    let mut f: u64 = 0;
-    for &d in frac {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        f = f * 10 + u64::from(d - b'0');
-    }
-    let scale = POW10.get(18 - frac.len()).copied()?;
-    Some(u128::from(v) * u128::from(FIXED_ONE) + u128::from(f) * u128::from(scale))
+    let scale = POW10.get(18 - frac_len).copied()?;
+    Some(u128::from(int) * u128::from(FIXED_ONE) + u128::from(frac) * u128::from(scale))
 }
 
 const POW10: [u64; 19] = {

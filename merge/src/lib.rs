@@ -74,8 +74,8 @@ use std::fmt;
 use key::{cmp_comps, cmp_num, details_key, field_key, Comp, Num, SortField};
 use node::{Node, OpenError, Tail};
 use walk::{
-    key_is, skip_value, strip_reserved_members, write_with_cuts, ws, ws_back, Bad, CutBuilder,
-    Members, RESERVED_PREFIX,
+    key_is, skip_value, strip_reserved_members, write_with_cuts, ws, ws_back, Bad, Members,
+    RESERVED_PREFIX,
 };
 
 /// Page-mode pagination as the client sent it (`page`, `hitsPerPage`).
@@ -214,23 +214,6 @@ struct Head<'a> {
     nested: Vec<(usize, usize)>,
 }
 
-/// The member of a hit being read by [`Head::analyze`].
-struct HitMember {
-    key_start: usize,
-    value_start: usize,
-    kind: MemberKind,
-    remove: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum MemberKind {
-    Plain,
-    /// `_rankingScore`: read at the member's end.
-    Score,
-    /// Already given to the cut builder (with its nested cuts).
-    Recorded,
-}
-
 struct Ctx<'r> {
     show_score: bool,
     show_details: bool,
@@ -240,10 +223,9 @@ struct Ctx<'r> {
 }
 
 impl<'a> Head<'a> {
-    /// Reads the hit object at `self.start` (nested `depth` deep) in one structural pass: score,
-    /// details key (when needed), the cuts; sets `self.end`. Members whose key does not start with
-    /// `_` are stepped over by the structural scanner (copied through, not validated); the
-    /// members the merge interprets are read by the validating walker.
+    /// Reads the hit object at `self.start` (nested `depth` deep): its end, score, details key
+    /// (when needed) and the cuts. The structural scanner steps over everything but the members
+    /// whose key starts with `_` (or an escape); those are read — and validated — here.
     fn analyze(
         &mut self,
         ctx: &Ctx<'_>,
@@ -251,142 +233,85 @@ impl<'a> Head<'a> {
         orders: &mut Vec<(u64, usize)>,
     ) -> walk::R<()> {
         let b = self.b;
-        let cuts = &mut self.cuts;
-        let nested = &mut self.nested;
+        let Head {
+            cuts,
+            nested,
+            comps,
+            score,
+            has_details,
+            ..
+        } = self;
         cuts.clear();
-        self.comps.clear();
-        self.score = Num::F(f64::NEG_INFINITY);
-        self.has_details = false;
+        comps.clear();
+        *score = Num::F(f64::NEG_INFINITY);
+        *has_details = false;
         let want_details = matches!(ctx.order, None | Some(Order::Details));
         let vd = depth + 1;
-        if vd > walk::MAX_DEPTH || b.get(self.start) != Some(&b'{') {
+        if vd > walk::MAX_DEPTH {
             return Err(Bad(self.start));
         }
-        let mut st = scan::Structurals::new(b, self.start + 1);
-        let mut cb = CutBuilder::default();
-        // Containers open inside the current member's value.
-        let mut inner = 0usize;
-        // Just after the hit's `{` or the last member's `,`.
-        let mut member_from = self.start + 1;
-        let mut member: Option<HitMember> = None;
-        loop {
-            let p = st.next_pos().ok_or(Bad(b.len()))?;
-            let c = b.get(p).copied().ok_or(Bad(p))?;
-            if inner > 0 {
-                match c {
-                    b'{' | b'[' => inner += 1,
-                    b'}' | b']' => inner -= 1,
-                    _ => {}
-                }
-                continue;
+        // End of the last cut, to know whether a removed member's leading comma is still free.
+        let mut last_cut_end = 0usize;
+        let end = scan::scan_object(b, self.start, |key_start| {
+            let (key_end, escape_free) = walk::skip_string_escape_free(b, key_start)?;
+            let colon = ws(b, key_end);
+            if b.get(colon) != Some(&b':') {
+                return Err(Bad(colon));
             }
-            match c {
-                b'{' | b'[' => inner = 1,
-                b':' if member.is_none() => {
-                    let key_start = match b.get(member_from) {
-                        Some(b'"') => member_from,
-                        _ => ws(b, member_from),
-                    };
-                    if b.get(key_start) != Some(&b'"') {
-                        return Err(Bad(key_start));
+            let vs = ws(b, colon + 1);
+            let key = b.get(key_start + 1..key_end - 1).ok_or(Bad(key_start))?;
+            // Escaped keys (rare) are decoded once; plain ones compared as they are.
+            let decoded;
+            let name: &[u8] = if !escape_free && key.contains(&b'\\') {
+                decoded = walk::decode_str(key).ok_or(Bad(key_start))?;
+                decoded.as_bytes()
+            } else {
+                key
+            };
+            let (value_end, remove) = match name {
+                b"_rankingScore" => {
+                    let ve = skip_value(b, vs, vd)?;
+                    let raw = b.get(vs..ve).ok_or(Bad(vs))?;
+                    if matches!(raw.first(), Some(b'-' | b'0'..=b'9')) {
+                        *score = Num::from_raw(raw);
                     }
-                    let mut m = HitMember {
-                        key_start,
-                        value_start: p + 1,
-                        kind: MemberKind::Plain,
-                        remove: false,
-                    };
-                    // A key that can decode to `_...` starts with `_` or an escape; only those
-                    // are read.
-                    if !matches!(b.get(key_start + 1), Some(b'_' | b'\\')) {
-                        member = Some(m);
-                        continue;
-                    }
-                    let key_end = ws_back(b, p);
-                    let key = match b.get(key_end.wrapping_sub(1)) {
-                        Some(b'"') if key_end >= key_start + 2 => {
-                            b.get(key_start + 1..key_end - 1).ok_or(Bad(key_start))?
+                    (ve, !ctx.show_score)
+                }
+                b"_rankingScoreDetails" => {
+                    let ve = if b.get(vs) == Some(&b'{') {
+                        *has_details = true;
+                        if want_details {
+                            details_key(b, vs, vd, comps, orders)?
+                        } else {
+                            skip_value(b, vs, vd)?
                         }
-                        _ => return Err(Bad(key_start)),
-                    };
-                    let vs = ws(b, p + 1);
-                    m.value_start = vs;
-                    // Escaped keys (rare) are decoded once; plain ones compared as they are.
-                    let decoded;
-                    let name: &[u8] = if key.contains(&b'\\') {
-                        decoded = walk::decode_str(key).ok_or(Bad(key_start))?;
-                        decoded.as_bytes()
                     } else {
-                        key
+                        skip_value(b, vs, vd)?
                     };
-                    match name {
-                        b"_rankingScore" => {
-                            m.kind = MemberKind::Score;
-                            m.remove = !ctx.show_score;
-                        }
-                        b"_rankingScoreDetails" => {
-                            m.remove = !ctx.show_details;
-                            if b.get(vs) == Some(&b'{') {
-                                self.has_details = true;
-                                if want_details {
-                                    let end = details_key(b, vs, vd, &mut self.comps, orders)?;
-                                    st.reset(end);
-                                }
-                            }
-                        }
-                        b"_formatted" | b"_matchesPosition" if b.get(vs) == Some(&b'{') => {
-                            // Nested cuts must follow this member's own entry in the cut list.
-                            nested.clear();
-                            let end = strip_reserved_members(b, vs, vd, nested)?;
-                            cb.member(key_start, end, false, cuts);
-                            cuts.extend_from_slice(nested);
-                            m.kind = MemberKind::Recorded;
-                            st.reset(end);
-                        }
-                        _ => m.remove = name.starts_with(RESERVED_PREFIX.as_bytes()),
-                    }
-                    member = Some(m);
+                    (ve, !ctx.show_details)
                 }
-                b',' | b'}' => {
-                    match member.take() {
-                        Some(m) => {
-                            let value_end = match b.get(p.wrapping_sub(1)) {
-                                Some(b' ' | b'\n' | b'\r' | b'\t') => ws_back(b, p),
-                                _ => p,
-                            };
-                            if value_end <= m.value_start {
-                                return Err(Bad(p));
-                            }
-                            if m.kind == MemberKind::Score {
-                                let raw = b.get(m.value_start..value_end).ok_or(Bad(p))?;
-                                // The score is interpreted, so it is validated.
-                                if matches!(raw.first(), Some(b'-' | b'0'..=b'9')) {
-                                    if walk::skip_number(b, m.value_start)? != value_end {
-                                        return Err(Bad(m.value_start));
-                                    }
-                                    self.score = Num::from_raw(raw);
-                                }
-                            }
-                            if m.kind != MemberKind::Recorded {
-                                cb.member(m.key_start, value_end, m.remove, cuts);
-                            }
-                        }
-                        // Only `{}` may close without a member.
-                        None if c == b'}'
-                            && ws(b, member_from) == p
-                            && member_from == self.start + 1 => {}
-                        None => return Err(Bad(p)),
+                b"_formatted" | b"_matchesPosition" if b.get(vs) == Some(&b'{') => {
+                    nested.clear();
+                    let ve = strip_reserved_members(b, vs, vd, nested)?;
+                    cuts.extend_from_slice(nested);
+                    if let Some(&(_, e)) = nested.last() {
+                        last_cut_end = e;
                     }
-                    if c == b'}' {
-                        self.end = p + 1;
-                        break;
-                    }
-                    member_from = p + 1;
+                    (ve, false)
                 }
-                _ => return Err(Bad(p)),
+                _ => (
+                    skip_value(b, vs, vd)?,
+                    name.starts_with(RESERVED_PREFIX.as_bytes()),
+                ),
+            };
+            if remove {
+                let cut = member_cut(b, key_start, value_end, last_cut_end);
+                cuts.push(cut);
+                last_cut_end = cut.1;
             }
-        }
-        cb.finish(cuts);
+            Ok(value_end)
+        })?;
+        self.end = end;
         Ok(())
     }
 
@@ -399,6 +324,22 @@ impl<'a> Head<'a> {
                 Ok(())
             }
         }
+    }
+}
+
+/// The byte range that removes the member `b[key_start..value_end]` from its object and leaves
+/// valid JSON: with the comma before it when there is one that no earlier cut (ending at
+/// `last_cut_end`) has taken, else with the comma after it, else alone (the only member).
+fn member_cut(b: &[u8], key_start: usize, value_end: usize, last_cut_end: usize) -> (usize, usize) {
+    let before = ws_back(b, key_start);
+    if b.get(before.wrapping_sub(1)) == Some(&b',') && last_cut_end != key_start {
+        return (ws_back(b, before - 1), value_end);
+    }
+    let after = ws(b, value_end);
+    if b.get(after) == Some(&b',') {
+        (key_start, ws(b, after + 1))
+    } else {
+        (key_start, value_end)
     }
 }
 

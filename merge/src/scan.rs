@@ -2,11 +2,13 @@
 //! at a time, the way simdjson's first stage does (quote and backslash bitmasks, escapes by
 //! carry arithmetic, string interiors by prefix XOR).
 //!
-//! It does **not** validate: string contents, numbers and literals are not looked at. The merge
-//! uses it for the bytes of node responses it does not interpret — hit members it copies through
-//! unchanged, and the hits past the page, which it only has to step over. The structure it does
-//! see (brackets, member separators, where strings start and end) is checked by its callers, so
-//! a truncated or unbalanced body is still an error.
+//! It does **not** validate: string contents, numbers, literals and the `:`/`,` between members
+//! are not checked. The merge uses it for the bytes of node responses it does not interpret —
+//! hit members it copies through unchanged, and the hits past the page, which it only has to
+//! step over. Strings and brackets must still pair up, so a truncated or unbalanced body is an
+//! error; the members the merge reads are validated by the walker (`walk.rs`).
+
+use crate::walk::{ws_back, Bad, R};
 
 const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
 
@@ -19,25 +21,30 @@ struct RawMasks {
     open: u64,
     /// `}` or `]`.
     close: u64,
-    /// `:` or `,` (only computed when asked for).
-    sep: u64,
+    /// The bytes of the `EXTRA` class asked for ([`SEPARATORS`] or [`UNDERSCORES`]).
+    extra: u64,
 }
+
+/// `EXTRA` classes of [`raw_masks`]: nothing more, `:` and `,`, or `_`.
+const NO_EXTRA: u8 = 0;
+const SEPARATORS: u8 = 1;
+const UNDERSCORES: u8 = 2;
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn raw_masks<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+fn raw_masks<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
     // `is_x86_feature_detected` caches its answer: one load and test per block.
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).
-        unsafe { raw_masks_avx2::<SEPS>(block) }
+        unsafe { raw_masks_avx2::<EXTRA>(block) }
     } else {
-        raw_masks_sse2::<SEPS>(block)
+        raw_masks_sse2::<EXTRA>(block)
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn raw_masks_sse2<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+fn raw_masks_sse2<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
@@ -59,8 +66,10 @@ fn raw_masks_sse2<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
             m.backslash |= eq(v, b'\\') << shift;
             m.open |= eq(folded, b'{') << shift;
             m.close |= eq(folded, b'}') << shift;
-            if SEPS {
-                m.sep |= (eq(v, b':') | eq(v, b',')) << shift;
+            if EXTRA == SEPARATORS {
+                m.extra |= (eq(v, b':') | eq(v, b',')) << shift;
+            } else if EXTRA == UNDERSCORES {
+                m.extra |= eq(v, b'_') << shift;
             }
         }
     }
@@ -73,7 +82,7 @@ fn raw_masks_sse2<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn raw_masks_avx2<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+unsafe fn raw_masks_avx2<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
     use std::arch::x86_64::{
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
         _mm256_set1_epi8,
@@ -92,8 +101,10 @@ unsafe fn raw_masks_avx2<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
         m.backslash |= eq(v, b'\\') << shift;
         m.open |= eq(folded, b'{') << shift;
         m.close |= eq(folded, b'}') << shift;
-        if SEPS {
-            m.sep |= (eq(v, b':') | eq(v, b',')) << shift;
+        if EXTRA == SEPARATORS {
+            m.extra |= (eq(v, b':') | eq(v, b',')) << shift;
+        } else if EXTRA == UNDERSCORES {
+            m.extra |= eq(v, b'_') << shift;
         }
     }
     m
@@ -101,13 +112,13 @@ unsafe fn raw_masks_avx2<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn raw_masks<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
-    raw_masks_scalar::<SEPS>(block)
+fn raw_masks<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
+    raw_masks_scalar::<EXTRA>(block)
 }
 
 /// One byte at a time: the portable version, and the reference for the SIMD ones.
 #[cfg(any(test, not(target_arch = "x86_64")))]
-fn raw_masks_scalar<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
+fn raw_masks_scalar<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
     let mut m = RawMasks::default();
     for (k, &c) in block.iter().enumerate() {
         let bit = 1u64 << k;
@@ -116,7 +127,8 @@ fn raw_masks_scalar<const SEPS: bool>(block: &[u8; 64]) -> RawMasks {
             b'\\' => m.backslash |= bit,
             b'{' | b'[' => m.open |= bit,
             b'}' | b']' => m.close |= bit,
-            b':' | b',' if SEPS => m.sep |= bit,
+            b':' | b',' if EXTRA == SEPARATORS => m.extra |= bit,
+            b'_' if EXTRA == UNDERSCORES => m.extra |= bit,
             _ => {}
         }
     }
@@ -159,17 +171,20 @@ struct Carry {
     prev_escaped: u64,
 }
 
-/// Structural masks of one block, outside strings.
+/// Masks of one block: brackets outside strings, and the `EXTRA` class (outside strings for
+/// separators; as found for underscores, which matter right after an opening quote).
 #[derive(Clone, Copy)]
 struct Masks {
     open: u64,
     close: u64,
-    sep: u64,
+    extra: u64,
+    /// Quotes that open a string.
+    opening_quotes: u64,
 }
 
 #[inline(always)]
-fn classify<const SEPS: bool>(block: &[u8; 64], carry: &mut Carry) -> Masks {
-    let raw = raw_masks::<SEPS>(block);
+fn classify<const EXTRA: u8>(block: &[u8; 64], carry: &mut Carry) -> Masks {
+    let raw = raw_masks::<EXTRA>(block);
     let quotes = raw.quote & !escaped(raw.backslash, &mut carry.prev_escaped);
     // Set from an opening quote up to (not including) its closing quote.
     let in_string = prefix_xor(quotes) ^ carry.in_string;
@@ -178,7 +193,12 @@ fn classify<const SEPS: bool>(block: &[u8; 64], carry: &mut Carry) -> Masks {
     Masks {
         open: raw.open & outside,
         close: raw.close & outside,
-        sep: raw.sep & outside,
+        extra: if EXTRA == SEPARATORS {
+            raw.extra & outside
+        } else {
+            raw.extra | raw.backslash
+        },
+        opening_quotes: quotes & in_string,
     }
 }
 
@@ -204,7 +224,7 @@ pub(crate) fn skip_to_close(b: &[u8], pos: usize, mut depth: usize) -> Option<us
     let mut pad = [0u8; 64];
     let mut at = pos;
     while at < b.len() {
-        let m = classify::<false>(block(b, at, &mut pad), &mut carry);
+        let m = classify::<NO_EXTRA>(block(b, at, &mut pad), &mut carry);
         let closes = m.close.count_ones() as usize;
         if closes < depth {
             // Depth cannot reach zero inside this block.
@@ -227,6 +247,71 @@ pub(crate) fn skip_to_close(b: &[u8], pos: usize, mut depth: usize) -> Option<us
         at += 64;
     }
     None
+}
+
+/// Walks the object whose `{` is at `start` and returns the index just after its closing `}`.
+/// Only brackets are followed, 64 bytes at a time; the one place it stops is a member key of
+/// this object (nesting depth 1) whose first byte is `_` or `\\` — the only keys that can name
+/// a member the merge reads or removes. `on_key` gets the key's opening quote, reads that member
+/// itself and returns the index just after its value, where the walk resumes.
+pub(crate) fn scan_object(
+    b: &[u8],
+    start: usize,
+    mut on_key: impl FnMut(usize) -> R<usize>,
+) -> R<usize> {
+    if b.get(start) != Some(&b'{') {
+        return Err(Bad(start));
+    }
+    let mut carry = Carry::default();
+    let mut pad = [0u8; 64];
+    let mut depth = 1usize;
+    let mut at = start + 1;
+    'blocks: while at < b.len() {
+        let m = classify::<UNDERSCORES>(block(b, at, &mut pad), &mut carry);
+        // `_` or `\\` right after an opening quote (the byte after this block counts for bit 63).
+        let next_is_special = matches!(b.get(at + 64), Some(b'_' | b'\\'));
+        let special_next = (m.extra >> 1) | (u64::from(next_is_special) << 63);
+        let candidates = m.opening_quotes & special_next;
+        let closes = m.close.count_ones() as usize;
+        if candidates == 0 && closes < depth {
+            // Neither a key to read nor the object's end in this block.
+            depth = depth + m.open.count_ones() as usize - closes;
+            at += 64;
+            continue;
+        }
+        let mut bits = m.open | m.close | candidates;
+        while bits != 0 {
+            let k = bits.trailing_zeros() as usize;
+            let bit = 1u64 << k;
+            bits &= bits - 1;
+            let pos = at + k;
+            if m.open & bit != 0 {
+                depth += 1;
+            } else if m.close & bit != 0 {
+                depth -= 1;
+                if depth == 0 {
+                    return if b.get(pos) == Some(&b'}') {
+                        Ok(pos + 1)
+                    } else {
+                        Err(Bad(pos))
+                    };
+                }
+            } else if depth == 1
+                && matches!(b.get(ws_back(b, pos).wrapping_sub(1)), Some(b'{' | b','))
+            {
+                // A key (a string at depth 1 after `{` or `,`, not after `:`).
+                let resume = on_key(pos)?;
+                if resume <= pos {
+                    return Err(Bad(pos));
+                }
+                carry = Carry::default();
+                at = resume;
+                continue 'blocks;
+            }
+        }
+        at += 64;
+    }
+    Err(Bad(b.len()))
 }
 
 /// Positions of `{ } [ ] : ,` outside strings, in order, from a starting point outside any
@@ -257,8 +342,8 @@ impl<'a> Structurals<'a> {
             return;
         }
         let mut pad = [0u8; 64];
-        let m = classify::<true>(block(self.b, self.base, &mut pad), &mut self.carry);
-        self.bits = m.open | m.close | m.sep;
+        let m = classify::<SEPARATORS>(block(self.b, self.base, &mut pad), &mut self.carry);
+        self.bits = m.open | m.close | m.extra;
     }
 
     /// The next structural byte's position, or `None` at the end of the body.
@@ -274,13 +359,6 @@ impl<'a> Structurals<'a> {
         let k = self.bits.trailing_zeros() as usize;
         self.bits &= self.bits - 1;
         Some(self.base + k)
-    }
-
-    /// Continue from `pos` (outside any string), e.g. after a value read by another reader.
-    pub(crate) fn reset(&mut self, pos: usize) {
-        self.base = pos;
-        self.carry = Carry::default();
-        self.load();
     }
 }
 
@@ -343,14 +421,23 @@ mod tests {
         #[test]
         fn sse2_and_avx2_masks_agree(bytes in prop::collection::vec(any::<u8>(), 64)) {
             let block: [u8; 64] = bytes.try_into().unwrap();
-            let sse2 = raw_masks_sse2::<true>(&block);
-            let scalar = raw_masks_scalar::<true>(&block);
-            let fields = |m: RawMasks| [m.quote, m.backslash, m.open, m.close, m.sep];
-            prop_assert_eq!(fields(sse2), fields(scalar));
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: AVX2 checked just above.
-                let avx2 = unsafe { raw_masks_avx2::<true>(&block) };
-                prop_assert_eq!(fields(avx2), fields(scalar));
+            for extra in [SEPARATORS, UNDERSCORES] {
+                let (sse2, scalar) = match extra {
+                    SEPARATORS => (raw_masks_sse2::<SEPARATORS>(&block), raw_masks_scalar::<SEPARATORS>(&block)),
+                    _ => (raw_masks_sse2::<UNDERSCORES>(&block), raw_masks_scalar::<UNDERSCORES>(&block)),
+                };
+                let fields = |m: RawMasks| [m.quote, m.backslash, m.open, m.close, m.extra];
+                prop_assert_eq!(fields(sse2), fields(scalar));
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 checked just above.
+                    let avx2 = unsafe {
+                        match extra {
+                            SEPARATORS => raw_masks_avx2::<SEPARATORS>(&block),
+                            _ => raw_masks_avx2::<UNDERSCORES>(&block),
+                        }
+                    };
+                    prop_assert_eq!(fields(avx2), fields(scalar));
+                }
             }
         }
     }

@@ -72,6 +72,16 @@ pub(crate) fn skip_string(b: &[u8], i: usize) -> R<usize> {
     }
 }
 
+/// [`skip_string`], also telling whether the string is known to have no escapes (`false` means
+/// "maybe").
+#[inline(always)]
+pub(crate) fn skip_string_escape_free(b: &[u8], i: usize) -> R<(usize, bool)> {
+    match skip_plain_string(b, i) {
+        Some(end) => Ok((end, true)),
+        None => Ok((skip_string_slow(b, i)?, false)),
+    }
+}
+
 /// The end of the string at `i` if it is plain ASCII without escapes (and not within the last
 /// 8 bytes of `b`); `None` means "use [`skip_string_slow`]".
 #[inline(always)]
