@@ -44,42 +44,50 @@ impl<'a> Num<'a> {
 /// scores, years, prices) as `value × 10¹⁸`, exact.
 #[inline]
 fn fixed(raw: &[u8]) -> Option<u128> {
+    fixed_at(raw, 0).and_then(|(v, end)| (end == raw.len()).then_some(v))
+}
+
+/// [`fixed`] of the number starting at `b[i]`: its value and the index just after its last
+/// digit. The caller checks what follows (an exponent means it was not of that form).
+#[inline]
+pub(crate) fn fixed_at(b: &[u8], mut i: usize) -> Option<(u128, usize)> {
+    let start = i;
     let mut int: u64 = 0;
-    let mut int_len = 0usize;
-    let mut i = 0;
-    while let Some(&c) = raw.get(i) {
+    while let Some(&c) = b.get(i) {
         if !c.is_ascii_digit() {
             break;
         }
         int = int.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-        int_len += 1;
         i += 1;
     }
-    if int_len == 0 || int_len > 19 || (int_len > 1 && raw.first() == Some(&b'0')) {
+    let int_len = i - start;
+    if int_len == 0 || int_len > 19 || (int_len > 1 && b.get(start) == Some(&b'0')) {
         return None;
     }
     let mut frac: u64 = 0;
     let mut frac_len = 0usize;
-    match raw.get(i) {
-        None => {}
-        Some(b'.') => {
-            i += 1;
-            while let Some(&c) = raw.get(i) {
-                if !c.is_ascii_digit() || frac_len == 18 {
-                    return None;
-                }
-                frac = frac * 10 + u64::from(c - b'0');
-                frac_len += 1;
-                i += 1;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
             }
-            if frac_len == 0 {
+            if frac_len == 18 {
                 return None;
             }
+            frac = frac * 10 + u64::from(c - b'0');
+            frac_len += 1;
+            i += 1;
         }
-        Some(_) => return None,
+        if frac_len == 0 {
+            return None;
+        }
     }
     let scale = POW10.get(18 - frac_len).copied()?;
-    Some(u128::from(int) * u128::from(FIXED_ONE) + u128::from(frac) * u128::from(scale))
+    Some((
+        u128::from(int) * u128::from(FIXED_ONE) + u128::from(frac) * u128::from(scale),
+        i,
+    ))
 }
 
 const POW10: [u64; 19] = {

@@ -270,11 +270,24 @@ impl<'a> Head<'a> {
             };
             let (value_end, remove) = match name {
                 b"_rankingScore" => {
-                    let ve = skip_value(b, vs, vd)?;
-                    let raw = b.get(vs..ve).ok_or(Bad(vs))?;
-                    if matches!(raw.first(), Some(b'-' | b'0'..=b'9')) {
-                        *score = Num::from_raw(raw);
-                    }
+                    // Usually `0.ddd…`: read and validated in one pass.
+                    let fast = key::fixed_at(b, vs).filter(|&(_, end)| {
+                        matches!(b.get(end), Some(b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t'))
+                    });
+                    let ve = match fast {
+                        Some((v, end)) => {
+                            *score = Num::Fixed(v);
+                            end
+                        }
+                        None => {
+                            let ve = skip_value(b, vs, vd)?;
+                            let raw = b.get(vs..ve).ok_or(Bad(vs))?;
+                            if matches!(raw.first(), Some(b'-' | b'0'..=b'9')) {
+                                *score = Num::from_raw(raw);
+                            }
+                            ve
+                        }
+                    };
                     (ve, !ctx.show_score)
                 }
                 b"_rankingScoreDetails" => {

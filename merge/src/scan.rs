@@ -30,12 +30,27 @@ const NO_EXTRA: u8 = 0;
 const SEPARATORS: u8 = 1;
 const UNDERSCORES: u8 = 2;
 
+/// Whether the AVX2 versions (which also use PCLMULQDQ) may be used (`is_x86_feature_detected`
+/// caches its answer).
+#[inline(always)]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `AVX2 = true` only where [`has_avx2`] said yes: the public scans check once and then run a
+/// copy of themselves compiled for AVX2, so this inlines down to the compares.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn raw_masks<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
-    // `is_x86_feature_detected` caches its answer: one load and test per block.
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
+fn raw_masks<const AVX2: bool, const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
+    if AVX2 {
+        // SAFETY: instantiated with AVX2 = true only after `has_avx2()` returned true.
         unsafe { raw_masks_avx2::<EXTRA>(block) }
     } else {
         raw_masks_sse2::<EXTRA>(block)
@@ -81,7 +96,8 @@ fn raw_masks_sse2<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+#[inline]
 unsafe fn raw_masks_avx2<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
     use std::arch::x86_64::{
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
@@ -112,7 +128,7 @@ unsafe fn raw_masks_avx2<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn raw_masks<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
+fn raw_masks<const AVX2: bool, const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
     raw_masks_scalar::<EXTRA>(block)
 }
 
@@ -151,6 +167,21 @@ fn escaped(backslash: u64, prev_escaped: &mut u64) -> u64 {
     (EVEN_BITS ^ invert) & follows_escape
 }
 
+/// [`prefix_xor`] in one carry-less multiplication by all ones.
+///
+/// # Safety
+/// The CPU must support PCLMULQDQ.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+unsafe fn prefix_xor_clmul(x: u64) -> u64 {
+    use std::arch::x86_64::{
+        _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set1_epi8, _mm_set_epi64x,
+    };
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
+    _mm_cvtsi128_si64(product) as u64
+}
+
 /// Bit `k` = XOR of bits `0..=k`.
 #[inline(always)]
 fn prefix_xor(mut x: u64) -> u64 {
@@ -183,11 +214,20 @@ struct Masks {
 }
 
 #[inline(always)]
-fn classify<const EXTRA: u8>(block: &[u8; 64], carry: &mut Carry) -> Masks {
-    let raw = raw_masks::<EXTRA>(block);
+fn classify<const AVX2: bool, const EXTRA: u8>(block: &[u8; 64], carry: &mut Carry) -> Masks {
+    let raw = raw_masks::<AVX2, EXTRA>(block);
     let quotes = raw.quote & !escaped(raw.backslash, &mut carry.prev_escaped);
+    #[cfg(target_arch = "x86_64")]
+    let inside = if AVX2 {
+        // SAFETY: AVX2 = true only after `has_avx2()`, which also checked PCLMULQDQ.
+        unsafe { prefix_xor_clmul(quotes) }
+    } else {
+        prefix_xor(quotes)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let inside = prefix_xor(quotes);
     // Set from an opening quote up to (not including) its closing quote.
-    let in_string = prefix_xor(quotes) ^ carry.in_string;
+    let in_string = inside ^ carry.in_string;
     carry.in_string = ((in_string as i64) >> 63) as u64;
     let outside = !in_string;
     Masks {
@@ -219,12 +259,30 @@ fn block<'a>(b: &'a [u8], at: usize, pad: &'a mut [u8; 64]) -> &'a [u8; 64] {
 
 /// `pos` is outside any string, inside `depth` (≥ 1) open containers. Returns the index just
 /// after the bracket that closes the outermost of them, or `None` when the body ends first.
-pub(crate) fn skip_to_close(b: &[u8], pos: usize, mut depth: usize) -> Option<usize> {
+pub(crate) fn skip_to_close(b: &[u8], pos: usize, depth: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { skip_to_close_avx2(b, pos, depth) };
+    }
+    skip_to_close_in::<false>(b, pos, depth)
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+unsafe fn skip_to_close_avx2(b: &[u8], pos: usize, depth: usize) -> Option<usize> {
+    skip_to_close_in::<true>(b, pos, depth)
+}
+
+#[inline(always)]
+fn skip_to_close_in<const AVX2: bool>(b: &[u8], pos: usize, mut depth: usize) -> Option<usize> {
     let mut carry = Carry::default();
     let mut pad = [0u8; 64];
     let mut at = pos;
     while at < b.len() {
-        let m = classify::<NO_EXTRA>(block(b, at, &mut pad), &mut carry);
+        let m = classify::<AVX2, NO_EXTRA>(block(b, at, &mut pad), &mut carry);
         let closes = m.close.count_ones() as usize;
         if closes < depth {
             // Depth cannot reach zero inside this block.
@@ -254,10 +312,36 @@ pub(crate) fn skip_to_close(b: &[u8], pos: usize, mut depth: usize) -> Option<us
 /// this object (nesting depth 1) whose first byte is `_` or `\\` — the only keys that can name
 /// a member the merge reads or removes. `on_key` gets the key's opening quote, reads that member
 /// itself and returns the index just after its value, where the walk resumes.
-pub(crate) fn scan_object(
+pub(crate) fn scan_object<F: FnMut(usize) -> R<usize>>(
     b: &[u8],
     start: usize,
-    mut on_key: impl FnMut(usize) -> R<usize>,
+    on_key: F,
+) -> R<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { scan_object_avx2(b, start, on_key) };
+    }
+    scan_object_in::<false, F>(b, start, on_key)
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+unsafe fn scan_object_avx2<F: FnMut(usize) -> R<usize>>(
+    b: &[u8],
+    start: usize,
+    on_key: F,
+) -> R<usize> {
+    scan_object_in::<true, F>(b, start, on_key)
+}
+
+#[inline(always)]
+fn scan_object_in<const AVX2: bool, F: FnMut(usize) -> R<usize>>(
+    b: &[u8],
+    start: usize,
+    mut on_key: F,
 ) -> R<usize> {
     if b.get(start) != Some(&b'{') {
         return Err(Bad(start));
@@ -267,7 +351,7 @@ pub(crate) fn scan_object(
     let mut depth = 1usize;
     let mut at = start + 1;
     'blocks: while at < b.len() {
-        let m = classify::<UNDERSCORES>(block(b, at, &mut pad), &mut carry);
+        let m = classify::<AVX2, UNDERSCORES>(block(b, at, &mut pad), &mut carry);
         // `_` or `\\` right after an opening quote (the byte after this block counts for bit 63).
         let next_is_special = matches!(b.get(at + 64), Some(b'_' | b'\\'));
         let special_next = (m.extra >> 1) | (u64::from(next_is_special) << 63);
@@ -321,6 +405,7 @@ pub(crate) struct Structurals<'a> {
     base: usize,
     bits: u64,
     carry: Carry,
+    avx2: bool,
 }
 
 impl<'a> Structurals<'a> {
@@ -330,6 +415,7 @@ impl<'a> Structurals<'a> {
             base: pos,
             bits: 0,
             carry: Carry::default(),
+            avx2: has_avx2(),
         };
         s.load();
         s
@@ -342,7 +428,12 @@ impl<'a> Structurals<'a> {
             return;
         }
         let mut pad = [0u8; 64];
-        let m = classify::<SEPARATORS>(block(self.b, self.base, &mut pad), &mut self.carry);
+        let block = block(self.b, self.base, &mut pad);
+        let m = if self.avx2 {
+            classify::<true, SEPARATORS>(block, &mut self.carry)
+        } else {
+            classify::<false, SEPARATORS>(block, &mut self.carry)
+        };
         self.bits = m.open | m.close | m.extra;
     }
 
@@ -438,6 +529,17 @@ mod tests {
                     };
                     prop_assert_eq!(fields(avx2), fields(scalar));
                 }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    proptest! {
+        #[test]
+        fn clmul_prefix_xor_matches(x in any::<u64>()) {
+            if has_avx2() {
+                // SAFETY: checked just above.
+                prop_assert_eq!(unsafe { prefix_xor_clmul(x) }, prefix_xor(x));
             }
         }
     }

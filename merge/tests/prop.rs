@@ -654,8 +654,16 @@ proptest! {
 /// escaped, some only looking reserved as values) and a raw JSON value.
 fn member() -> impl Strategy<Value = (String, String)> {
     let key = prop::sample::select(vec![
-        "id", "title", "_geo", "_miroir_shard", "_miroir_x", "_rankingScore", "\\u005fmiroir_y",
-        "a\\\"b", "_", "_m",
+        "id",
+        "title",
+        "_geo",
+        "_miroir_shard",
+        "_miroir_x",
+        "_rankingScore",
+        "\\u005fmiroir_y",
+        "a\\\"b",
+        "_",
+        "_m",
     ]);
     let value = prop::sample::select(vec![
         "1".to_string(),
