@@ -33,7 +33,7 @@ const UNDERSCORES: u8 = 2;
 /// Whether the AVX2 versions (which also use PCLMULQDQ) may be used (`is_x86_feature_detected`
 /// caches its answer).
 #[inline(always)]
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq")
@@ -399,23 +399,24 @@ fn scan_object_in<const AVX2: bool, F: FnMut(usize) -> R<usize>>(
 }
 
 /// Positions of `{ } [ ] : ,` outside strings, in order, from a starting point outside any
-/// string.
-pub(crate) struct Structurals<'a> {
+/// string. `AVX2 = true` only after [`has_avx2`] said yes (see [`Structurals::new`]).
+pub(crate) struct Structurals<'a, const AVX2: bool> {
     b: &'a [u8],
     base: usize,
     bits: u64,
     carry: Carry,
-    avx2: bool,
 }
 
-impl<'a> Structurals<'a> {
-    pub(crate) fn new(b: &'a [u8], pos: usize) -> Self {
+impl<'a, const AVX2: bool> Structurals<'a, AVX2> {
+    /// # Safety
+    /// With `AVX2 = true` the CPU must support AVX2 and PCLMULQDQ ([`has_avx2`]).
+    #[inline(always)]
+    pub(crate) unsafe fn new(b: &'a [u8], pos: usize) -> Self {
         let mut s = Structurals {
             b,
             base: pos,
             bits: 0,
             carry: Carry::default(),
-            avx2: has_avx2(),
         };
         s.load();
         s
@@ -428,12 +429,7 @@ impl<'a> Structurals<'a> {
             return;
         }
         let mut pad = [0u8; 64];
-        let block = block(self.b, self.base, &mut pad);
-        let m = if self.avx2 {
-            classify::<true, SEPARATORS>(block, &mut self.carry)
-        } else {
-            classify::<false, SEPARATORS>(block, &mut self.carry)
-        };
+        let m = classify::<AVX2, SEPARATORS>(block(self.b, self.base, &mut pad), &mut self.carry);
         self.bits = m.open | m.close | m.extra;
     }
 
@@ -478,7 +474,8 @@ mod tests {
     }
 
     fn scanned(b: &[u8], from: usize) -> Vec<usize> {
-        let mut s = Structurals::new(b, from);
+        // SAFETY: the portable version has no CPU requirement.
+        let mut s = unsafe { Structurals::<false>::new(b, from) };
         std::iter::from_fn(|| s.next_pos()).collect()
     }
 
