@@ -27,6 +27,8 @@ pub struct Config {
     #[serde(default)]
     pub upstream: UpstreamSection,
     #[serde(default)]
+    pub tasks: TasksSection,
+    #[serde(default)]
     pub log: LogSection,
 }
 
@@ -189,6 +191,23 @@ impl Default for UpstreamSection {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TasksSection {
+    /// A node task its node has not reported on for this long (node unreachable, or the task
+    /// unknown to it, e.g. after its data was lost) is marked failed with
+    /// `miroir_node_task_lost`, so the Miroir task finishes instead of staying `processing`.
+    pub node_task_lost_after_ms: u64,
+}
+
+impl Default for TasksSection {
+    fn default() -> Self {
+        TasksSection {
+            node_task_lost_after_ms: 600_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -276,6 +295,10 @@ impl Config {
             ("health.interval_ms", self.health.interval_ms),
             ("health.timeout_ms", self.health.timeout_ms),
             ("scatter.node_timeout_ms", self.scatter.node_timeout_ms),
+            (
+                "tasks.node_task_lost_after_ms",
+                self.tasks.node_task_lost_after_ms,
+            ),
             (
                 "upstream.connect_timeout_ms",
                 self.upstream.connect_timeout_ms,

@@ -2,7 +2,7 @@
 //! about the node tasks of unfinished Miroir tasks, so request cores never
 //! poll. Polls fast while tasks change and backs off while they do not.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use miroir_io::{ClientConfig, IoDriver, Method, UpstreamPool, UpstreamRequest};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
+use crate::nodes::miroir_error_value;
 use crate::metrics::{NodeOperation, ThreadMetrics};
 use crate::tasks::{now_ns, Status};
 
@@ -53,6 +54,9 @@ async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
         .enumerate()
         .map(|(i, n)| (n.id.as_str(), i))
         .collect();
+    let lost_after = Duration::from_millis(cluster.config.tasks.node_task_lost_after_ms);
+    // (node, node task uid) → when its node last reported on it (or when we started asking).
+    let mut last_heard: HashMap<(usize, u64), Instant> = HashMap::new();
     let mut pause = FASTEST;
     loop {
         monoio::time::sleep(pause).await;
@@ -94,6 +98,13 @@ async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
                 states.insert((node, uid), state);
             }
         }
+        declare_lost(
+            &cluster,
+            &wanted,
+            &mut states,
+            &mut last_heard,
+            lost_after,
+        );
         let now = now_ns();
         let mut changed = false;
         for task in unfinished {
@@ -124,6 +135,52 @@ async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
             (pause * 2).min(SLOWEST)
         };
     }
+}
+
+/// Node tasks nobody has heard of for `lost_after` — their node unreachable all that time, or
+/// answering without them — become failed (`miroir_node_task_lost`), so their Miroir task can
+/// finish. Any report (even "still processing") restarts the clock.
+fn declare_lost(
+    cluster: &Cluster,
+    wanted: &BTreeMap<usize, Vec<u64>>,
+    states: &mut BTreeMap<(usize, u64), NodeTaskState>,
+    last_heard: &mut HashMap<(usize, u64), Instant>,
+    lost_after: Duration,
+) {
+    let now = Instant::now();
+    let mut still_wanted: HashMap<(usize, u64), Instant> = HashMap::with_capacity(last_heard.len());
+    for (&node, uids) in wanted {
+        for &uid in uids {
+            let key = (node, uid);
+            let heard = match states.contains_key(&key) {
+                true => now,
+                false => last_heard.get(&key).copied().unwrap_or(now),
+            };
+            still_wanted.insert(key, heard);
+            if now.duration_since(heard) < lost_after {
+                continue;
+            }
+            let node_id = cluster
+                .config
+                .nodes
+                .get(node)
+                .map_or("?", |n| n.id.as_str());
+            let message = format!(
+                "Node `{node_id}` has not reported on its task {uid} for {:.1} s (unreachable, or the task is unknown to it); it is counted as failed.",
+                lost_after.as_secs_f64()
+            );
+            tracing::warn!(node = node_id, node_task = uid, "node task lost");
+            states.insert(
+                key,
+                NodeTaskState {
+                    status: Status::Failed,
+                    error: Some(miroir_error_value("miroir_node_task_lost", &message)),
+                    details: None,
+                },
+            );
+        }
+    }
+    *last_heard = still_wanted;
 }
 
 /// One `GET /tasks?uids=..` to one node; an empty answer on any failure

@@ -646,3 +646,42 @@ fn swap_and_rename_indexes() {
     assert_eq!(t["status"], "failed", "{t}");
     assert_eq!(t["error"]["code"], "index_not_found");
 }
+
+#[test]
+fn node_task_of_a_dead_node_is_declared_lost() {
+    let mut nodes = start_nodes(3, NODE_KEY);
+    let Some(slow) = nodes[2].double() else {
+        eprintln!("skipped: holding a node task open needs the test double");
+        return;
+    };
+    let m = cluster(
+        &nodes,
+        3,
+        |_| 0,
+        "[tasks]\nnode_task_lost_after_ms = 1500\n",
+    );
+    wait_succeeded(&m, create_index(&m, "lost"));
+    slow.set_task_delay(Duration::from_secs(120));
+    let uid = accepted(&send(
+        &m,
+        "POST",
+        "/indexes/lost/documents",
+        &Value::from((0..10).map(movie).collect::<Vec<_>>()),
+    ));
+    // While the node keeps reporting "processing", its task is not lost, however long it takes.
+    std::thread::sleep(Duration::from_millis(3000));
+    let t = m.get(&format!("/tasks/{uid}"), &[]).json();
+    assert_eq!(t["status"], "processing", "{t}");
+    // Once the node is gone for good, its task is counted as failed and the Miroir task ends.
+    nodes[2].stop();
+    let started = std::time::Instant::now();
+    let t = wait_task(&m, uid);
+    assert!(started.elapsed() < Duration::from_secs(10), "{t}");
+    assert_eq!(t["status"], "failed", "{t}");
+    assert_eq!(t["error"]["code"], "miroir_node_task_lost", "{t}");
+    assert_eq!(t["error"]["type"], "system", "{t}");
+    let message = t["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("Node `node-2` has not reported"), "{t}");
+    // The documents are still readable from the replicas that have them.
+    assert_eq!(m.get("/indexes/lost/documents/3", &[]).json(), movie(3));
+}
