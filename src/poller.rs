@@ -11,8 +11,8 @@ use miroir_io::{ClientConfig, IoDriver, Method, UpstreamPool, UpstreamRequest};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
-use crate::nodes::miroir_error_value;
 use crate::metrics::{NodeOperation, ThreadMetrics};
+use crate::nodes::miroir_error_value;
 use crate::tasks::{now_ns, Status};
 
 const FASTEST: Duration = Duration::from_millis(20);
@@ -98,13 +98,7 @@ async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
                 states.insert((node, uid), state);
             }
         }
-        declare_lost(
-            &cluster,
-            &wanted,
-            &mut states,
-            &mut last_heard,
-            lost_after,
-        );
+        declare_lost(&cluster, &wanted, &mut states, &mut last_heard, lost_after);
         let now = now_ns();
         let mut changed = false;
         for task in unfinished {

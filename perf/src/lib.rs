@@ -103,7 +103,12 @@ impl CpuTime {
             return CpuTime::default();
         };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         CpuTime {
@@ -115,11 +120,13 @@ impl CpuTime {
 
     /// Summed over processes.
     pub fn of_all(pids: &[u32]) -> CpuTime {
-        pids.iter().map(|&p| CpuTime::of(p)).fold(CpuTime::default(), |a, b| CpuTime {
-            user: a.user + b.user,
-            system: a.system + b.system,
-            children: a.children + b.children,
-        })
+        pids.iter()
+            .map(|&p| CpuTime::of(p))
+            .fold(CpuTime::default(), |a, b| CpuTime {
+                user: a.user + b.user,
+                system: a.system + b.system,
+                children: a.children + b.children,
+            })
     }
 
     pub fn since(self, before: CpuTime) -> CpuTime {

@@ -266,15 +266,27 @@ fn main() {
     assert_eq!(created.status, 202, "{}", created.text());
 
     println!("search through a proxy: wrk -t2 -c{connections} -d{seconds}s, POST /indexes/movies/search, 10-hit answers");
-    println!("CPU/req: CPU time per request served during the run: the proxy's processes (user+system),");
+    println!(
+        "CPU/req: CPU time per request served during the run: the proxy's processes (user+system),"
+    );
     println!("         the in-harness upstream threads, and wrk");
     let harness = std::process::id();
-    let nginx_pids: Vec<u32> = std::iter::once(nginx.id()).chain(children(nginx.id())).collect();
+    let nginx_pids: Vec<u32> = std::iter::once(nginx.id())
+        .chain(children(nginx.id()))
+        .collect();
     let runs: [(&str, &str, Vec<u32>); 4] = [
         ("direct to the upstream", direct_addr.as_str(), vec![]),
         ("nginx keep-alive proxy", nginx_addr.as_str(), nginx_pids),
-        ("miroir, 1 node (S=1)", miroir1.addr.as_str(), vec![miroir1.pid()]),
-        ("miroir, 3 nodes (S=3)", miroir3.addr.as_str(), vec![miroir3.pid()]),
+        (
+            "miroir, 1 node (S=1)",
+            miroir1.addr.as_str(),
+            vec![miroir1.pid()],
+        ),
+        (
+            "miroir, 3 nodes (S=3)",
+            miroir3.addr.as_str(),
+            vec![miroir3.pid()],
+        ),
     ];
     // Per target: (req/s, p99 ms, proxy CPU us/req) of each round.
     let mut results: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); runs.len()];
@@ -303,7 +315,12 @@ fn main() {
         }
     }
     let med = |target: usize, pick: fn(&(f64, f64, f64)) -> f64| {
-        median(results.get(target).map(|v| v.iter().map(pick).collect()).unwrap_or_default())
+        median(
+            results
+                .get(target)
+                .map(|v| v.iter().map(pick).collect())
+                .unwrap_or_default(),
+        )
     };
     println!("medians over {rounds} rounds:");
     for (i, (name, _, _)) in runs.iter().enumerate() {
