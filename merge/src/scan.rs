@@ -552,6 +552,54 @@ mod tests {
         }
     }
 
+    /// Top-level keys `scan_object` stops at, with the portable (`false`) or AVX2 masks.
+    fn keys_seen<const AVX2: bool>(b: &[u8]) -> (R<usize>, Vec<usize>) {
+        let mut seen = Vec::new();
+        let end = scan_object_in::<AVX2, _>(b, 0, |k| {
+            seen.push(k);
+            let colon = crate::walk::ws(b, crate::walk::skip_string(b, k)?);
+            let value = crate::walk::ws(b, colon + 1);
+            crate::walk::skip_value(b, value, 1)
+        });
+        (end, seen)
+    }
+
+    proptest! {
+        // Both mask implementations must drive the scans to the same answers; the AVX2 one is
+        // what the merge's property tests exercise on this machine, so the portable one is
+        // checked against it (and both against the expected keys).
+        #[test]
+        fn portable_and_avx2_scans_agree(
+            members in prop::collection::vec(
+                (prop::sample::select(vec!["a", "_b", "_miroir_c", "d\\\"", "\\u005fe", "_"]),
+                 prop::sample::select(vec!["1", "\"_x\"", "{\"_y\":[1,{\"_z\":\"}\"}]}", "\"\\\\\"", "[\"]\",{}]"])),
+                0..10),
+            pad in 0usize..80,
+        ) {
+            let mut seen_keys = std::collections::HashSet::new();
+            let body: Vec<String> = members
+                .iter()
+                .filter(|(k, _)| seen_keys.insert(*k))
+                .map(|(k, v)| format!("\"{k}\":{v}"))
+                .collect();
+            let text = format!("{{\"pad\":\"{}\",{}}} ,", "p".repeat(pad), body.join(","));
+            let text = text.replace(",}", "}");
+            let b = text.as_bytes();
+            let want_keys = body.iter().filter(|m| m.starts_with("\"_") || m.starts_with("\"\\")).count();
+            let (end, seen) = keys_seen::<false>(b);
+            prop_assert_eq!(end, Ok(text.len() - 2), "{}", text);
+            prop_assert_eq!(seen.len(), want_keys, "{}", text);
+            prop_assert_eq!(skip_to_close_in::<false>(b, 1, 1), Some(text.len() - 2));
+            if has_avx2() {
+                prop_assert_eq!(keys_seen::<true>(b), (end, seen));
+                prop_assert_eq!(skip_to_close_in::<true>(b, 1, 1), Some(text.len() - 2));
+                // SAFETY: checked just above.
+                let mut avx2 = unsafe { Structurals::<true>::new(b, 0) };
+                prop_assert_eq!(std::iter::from_fn(|| avx2.next_pos()).collect::<Vec<_>>(), scanned(b, 0));
+            }
+        }
+    }
+
     #[test]
     fn unbalanced_is_none() {
         assert_eq!(skip_to_close(b"[1,[2]", 1, 1), None);
