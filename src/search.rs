@@ -84,6 +84,37 @@ pub(crate) struct Plan {
     pub partial_nodes: Vec<usize>,
 }
 
+impl Plan {
+    fn empty() -> Plan {
+        Plan {
+            per_node: BTreeMap::new(),
+            uncovered: Vec::new(),
+            partial_nodes: Vec::new(),
+        }
+    }
+
+    /// Takes each of `shards` from a healthy replica in any active group, not in `avoid`; such a
+    /// node answers for only some of the shards it holds. Shards without one stay uncovered.
+    fn fill_in(
+        &mut self,
+        routing: &RoutingSnapshot,
+        shards: impl IntoIterator<Item = u32>,
+        avoid: &[usize],
+    ) {
+        for shard in shards {
+            match replacement(routing, shard, avoid) {
+                Some(node) => {
+                    self.per_node.entry(node).or_default().push(shard);
+                    if !self.partial_nodes.contains(&node) {
+                        self.partial_nodes.push(node);
+                    }
+                }
+                None => self.uncovered.push(shard),
+            }
+        }
+    }
+}
+
 /// The covering set of `group`, with shards it cannot cover taken from a
 /// healthy replica in another active group.
 pub(crate) fn plan(
@@ -93,38 +124,21 @@ pub(crate) fn plan(
     avoid: &[usize],
 ) -> Plan {
     let covering = routing.covering_set(group, rotation);
-    let mut per_node: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
-    for (node, shards) in &covering.per_node {
-        if avoid.contains(&(*node as usize)) {
-            continue;
-        }
-        per_node
-            .entry(*node as usize)
-            .or_default()
-            .extend(shards.iter().copied());
-    }
+    let mut plan = Plan::empty();
     let mut missing: Vec<u32> = covering.uncovered.clone();
     for (node, shards) in &covering.per_node {
-        if avoid.contains(&(*node as usize)) {
+        let node = *node as usize;
+        if avoid.contains(&node) {
             missing.extend(shards.iter().copied());
+        } else {
+            plan.per_node
+                .entry(node)
+                .or_default()
+                .extend(shards.iter().copied());
         }
     }
-    let mut uncovered = Vec::new();
-    let mut partial_nodes = Vec::new();
-    for shard in missing {
-        match replacement(routing, shard, avoid) {
-            Some(node) => {
-                per_node.entry(node).or_default().push(shard);
-                partial_nodes.push(node);
-            }
-            None => uncovered.push(shard),
-        }
-    }
-    Plan {
-        per_node,
-        uncovered,
-        partial_nodes,
-    }
+    plan.fill_in(routing, missing, avoid);
+    plan
 }
 
 fn shard_filter(shards: &[u32]) -> String {
@@ -424,20 +438,9 @@ fn replacement(routing: &RoutingSnapshot, shard: u32, avoid: &[usize]) -> Option
 
 /// Healthy replicas (any active group) for shards whose node failed.
 fn replan(routing: &RoutingSnapshot, shards: &[u32], avoid: &[usize]) -> Plan {
-    let mut per_node: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
-    let mut uncovered = Vec::new();
-    for &shard in shards {
-        match replacement(routing, shard, avoid) {
-            Some(node) => per_node.entry(node).or_default().push(shard),
-            None => uncovered.push(shard),
-        }
-    }
-    let partial_nodes = per_node.keys().copied().collect();
-    Plan {
-        per_node,
-        uncovered,
-        partial_nodes,
-    }
+    let mut plan = Plan::empty();
+    plan.fill_in(routing, shards.iter().copied(), avoid);
+    plan
 }
 
 /// A search's parameters: a `serde_json` object (GET queries, multi-search,
