@@ -25,6 +25,24 @@ struct RawMasks {
     extra: u64,
 }
 
+impl RawMasks {
+    /// Adds one SIMD lane's compares at bit `shift`. `eq(c, folded)` is the lane's mask of the
+    /// bytes equal to `c`, after setting bit 0x20 when `folded`: `{`/`[` and `}`/`]` differ only
+    /// in that bit, so one compare finds each pair.
+    #[inline(always)]
+    fn add_lane<const EXTRA: u8>(&mut self, shift: usize, eq: impl Fn(u8, bool) -> u64) {
+        self.quote |= eq(b'"', false) << shift;
+        self.backslash |= eq(b'\\', false) << shift;
+        self.open |= eq(b'{', true) << shift;
+        self.close |= eq(b'}', true) << shift;
+        if EXTRA == SEPARATORS {
+            self.extra |= (eq(b':', false) | eq(b',', false)) << shift;
+        } else if EXTRA == UNDERSCORES {
+            self.extra |= eq(b'_', false) << shift;
+        }
+    }
+}
+
 /// `EXTRA` classes of [`raw_masks`]: nothing more, `:` and `,`, or `_`.
 const NO_EXTRA: u8 = 0;
 const SEPARATORS: u8 = 1;
@@ -71,21 +89,11 @@ fn raw_masks_sse2<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
         let eq = |v: __m128i, c: u8| -> u64 {
             u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u16)
         };
-        // `{`/`[` and `}`/`]` differ only in bit 0x20, so one compare each after setting it.
         let fold = _mm_set1_epi8(0x20);
         for (k, lane) in block.chunks_exact(16).enumerate() {
             let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
             let folded = _mm_or_si128(v, fold);
-            let shift = 16 * k;
-            m.quote |= eq(v, b'"') << shift;
-            m.backslash |= eq(v, b'\\') << shift;
-            m.open |= eq(folded, b'{') << shift;
-            m.close |= eq(folded, b'}') << shift;
-            if EXTRA == SEPARATORS {
-                m.extra |= (eq(v, b':') | eq(v, b',')) << shift;
-            } else if EXTRA == UNDERSCORES {
-                m.extra |= eq(v, b'_') << shift;
-            }
+            m.add_lane::<EXTRA>(16 * k, |c, fold| eq(if fold { folded } else { v }, c));
         }
     }
     m
@@ -112,16 +120,7 @@ unsafe fn raw_masks_avx2<const EXTRA: u8>(block: &[u8; 64]) -> RawMasks {
         // SAFETY: `lane` is 32 readable bytes; unaligned loads are allowed.
         let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>()) };
         let folded = _mm256_or_si256(v, fold);
-        let shift = 32 * k;
-        m.quote |= eq(v, b'"') << shift;
-        m.backslash |= eq(v, b'\\') << shift;
-        m.open |= eq(folded, b'{') << shift;
-        m.close |= eq(folded, b'}') << shift;
-        if EXTRA == SEPARATORS {
-            m.extra |= (eq(v, b':') | eq(v, b',')) << shift;
-        } else if EXTRA == UNDERSCORES {
-            m.extra |= eq(v, b'_') << shift;
-        }
+        m.add_lane::<EXTRA>(32 * k, |c, fold| eq(if fold { folded } else { v }, c));
     }
     m
 }
@@ -278,6 +277,9 @@ unsafe fn skip_to_close_avx2(b: &[u8], pos: usize, depth: usize) -> Option<usize
 
 #[inline(always)]
 fn skip_to_close_in<const AVX2: bool>(b: &[u8], pos: usize, mut depth: usize) -> Option<usize> {
+    if depth == 0 {
+        return Some(pos);
+    }
     let mut carry = Carry::default();
     let mut pad = [0u8; 64];
     let mut at = pos;
