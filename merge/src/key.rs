@@ -33,8 +33,18 @@ impl<'a> Num<'a> {
             Num::Raw(r) => parse_f64(r).unwrap_or(f64::NAN),
             Num::F(v) => v,
             Num::Fixed(v) => {
+                // Through the decimal text, so this is the f64 the number parses to (compared
+                // with `Raw`/`F` numbers): `int + frac / 10¹⁸` in floats rounds twice and can
+                // land one ulp off, on the other side of a neighbouring value.
+                use std::io::Write;
                 let one = u128::from(FIXED_ONE);
-                (v / one) as f64 + (v % one) as f64 / FIXED_ONE as f64
+                let mut buf = [0u8; 40];
+                let mut w = &mut buf[..];
+                if write!(w, "{}.{:018}", v / one, v % one).is_err() {
+                    return f64::NAN;
+                }
+                let len = 40 - w.len();
+                buf.get(..len).and_then(parse_f64).unwrap_or(f64::NAN)
             }
         }
     }
@@ -639,6 +649,32 @@ mod tests {
                 matches!(Num::from_raw(other.as_bytes()), Num::Raw(_)),
                 "{other}"
             );
+        }
+    }
+
+    #[test]
+    fn fixed_against_other_numbers_by_value() {
+        // ≤ 18 fraction digits (`Fixed`) against 19 (`Raw`), the next lower f64: the `Fixed`
+        // side must convert to its own f64, not to that neighbour (which made them tie).
+        let (a, b) = (
+            Num::from_raw(b"0.009479021860480701"),
+            Num::from_raw(b"0.0094790218604807000"),
+        );
+        assert!(matches!((a, b), (Num::Fixed(_), Num::Raw(_))));
+        assert_eq!(a.get(), 0.009479021860480701);
+        assert_eq!(cmp_num(&a, &b), Ordering::Greater);
+        assert_eq!(cmp_num(&b, &a), Ordering::Less);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fixed_converts_to_the_parsed_f64(m in 1.0f64..10.0, scale in -6i32..22) {
+            let x = m * 10f64.powi(scale);
+            let text = format!("{x}");
+            let n = Num::from_raw(text.as_bytes());
+            if x.is_finite() && matches!(n, Num::Fixed(_)) {
+                proptest::prop_assert_eq!(n.get(), x, "{}", text);
+            }
         }
     }
 
