@@ -120,7 +120,19 @@ impl PartialEq for Num<'_> {
 #[inline]
 pub(crate) fn cmp_num(a: &Num<'_>, b: &Num<'_>) -> Ordering {
     match (a, b) {
-        (Num::Fixed(x), Num::Fixed(y)) => x.cmp(y),
+        (Num::Fixed(x), Num::Fixed(y)) => match x.cmp(y) {
+            Ordering::Equal => Ordering::Equal,
+            o => {
+                // Meilisearch compares f64s: two values within an ulp or two of each other
+                // (integers past 2^53, say) may be the same f64, a tie the next rule decides.
+                let (hi, lo) = if o == Ordering::Greater { (x, y) } else { (y, x) };
+                if hi - lo > hi >> 51 {
+                    o
+                } else {
+                    a.get().total_cmp(&b.get())
+                }
+            }
+        },
         (Num::Raw(x), Num::Raw(y)) if x == y => Ordering::Equal,
         _ => a.get().total_cmp(&b.get()),
     }
@@ -666,7 +678,31 @@ mod tests {
         assert_eq!(cmp_num(&b, &a), Ordering::Less);
     }
 
+    #[test]
+    fn fixed_numbers_that_are_the_same_f64_tie() {
+        // Integers past 2^53 (document values in the sort-fields fallback): Meilisearch sorts
+        // by f64, so these tie and the next rule decides, as it did when compared as text.
+        for (a, b) in [
+            ("123456789012345678", "123456789012345679"),
+            ("9007199254740992", "9007199254740993"),
+            ("1700000000123456789", "1700000000123456790.5"),
+        ] {
+            let (x, y) = (Num::from_raw(a.as_bytes()), Num::from_raw(b.as_bytes()));
+            assert!(matches!((x, y), (Num::Fixed(_), Num::Fixed(_))));
+            assert_eq!(cmp_num(&x, &y), Ordering::Equal, "{a} {b}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn fixed_numbers_compare_like_their_f64(a in 0u64..u64::MAX / 2, d in 0u64..4000, f in 0u32..100) {
+            let (x, y) = (a.to_string(), format!("{}.{f:02}", a + d));
+            let want = x.parse::<f64>().unwrap().total_cmp(&y.parse::<f64>().unwrap());
+            let (p, q) = (Num::from_raw(x.as_bytes()), Num::from_raw(y.as_bytes()));
+            proptest::prop_assert_eq!(cmp_num(&p, &q), want, "{} {}", x, y);
+            proptest::prop_assert_eq!(cmp_num(&q, &p), want.reverse(), "{} {}", x, y);
+        }
+
         #[test]
         fn fixed_converts_to_the_parsed_f64(m in 1.0f64..10.0, scale in -6i32..22) {
             let x = m * 10f64.powi(scale);
