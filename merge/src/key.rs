@@ -125,7 +125,11 @@ pub(crate) fn cmp_num(a: &Num<'_>, b: &Num<'_>) -> Ordering {
             o => {
                 // Meilisearch compares f64s: two values within an ulp or two of each other
                 // (integers past 2^53, say) may be the same f64, a tie the next rule decides.
-                let (hi, lo) = if o == Ordering::Greater { (x, y) } else { (y, x) };
+                let (hi, lo) = if o == Ordering::Greater {
+                    (x, y)
+                } else {
+                    (y, x)
+                };
                 if hi - lo > hi >> 51 {
                     o
                 } else {

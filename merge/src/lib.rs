@@ -61,7 +61,7 @@
 //! has them, SSE2 otherwise) that follows brackets only and stops at member keys starting with
 //! `_` (or an escape) — the only keys that can name a reserved field, the score, the details or
 //! `_formatted`. Those members are read and validated by the walker; the details key is read by
-//! the scanner with the numbers and sort values it uses validated. Hits past the page are
+//! the scanner with the numbers it uses validated (sort-value strings only checked for UTF-8). Hits past the page are
 //! stepped over by the same bracket scan.
 //!
 //! **What is not validated:** the contents of hit members the merge copies through unchanged
@@ -327,6 +327,10 @@ impl<'a> Head<'a> {
                     name.starts_with(RESERVED_PREFIX.as_bytes()),
                 ),
             };
+            // A member the merge reads must be followed by the next member or the hit's end.
+            if !matches!(b.get(ws(b, value_end)), Some(b',' | b'}')) {
+                return Err(Bad(value_end));
+            }
             if remove {
                 let cut = member_cut(b, key_start, value_end, last_cut_end);
                 cuts.push(cut);

@@ -561,6 +561,8 @@ fn error_shapes() {
         br#"{"hits":[1]}"#,
         br#"{"hits":{}}"#,
         br#"{"hits":[{"a":1]}]}"#,
+        br#"{"hits":[{"_rankingScore":0.5 "x":7}]}"#,
+        br#"{"hits":[{"_miroir_x":1 2}]}"#,
         br#"{"hits":[{"a":1},{"b":[}]}"#,
         br#"{"hits":[]} x"#,
         br#"{"hits":[],"estimatedTotalHits":-1}"#,
