@@ -60,9 +60,9 @@
 //! simdjson's first stage: 64-byte quote/backslash/bracket masks, AVX2 + PCLMULQDQ when the CPU
 //! has them, SSE2 otherwise) that follows brackets only and stops at member keys starting with
 //! `_` (or an escape) — the only keys that can name a reserved field, the score, the details or
-//! `_formatted`. Those members are read and validated by the walker; the details key is read by
-//! the scanner with the numbers it uses validated (sort-value strings only checked for UTF-8). Hits past the page are
-//! stepped over by the same bracket scan.
+//! `_formatted`. Those members are read and validated by the walker, and must be followed by `,`
+//! or `}`; the details key is read by the scanner with the numbers it uses validated (sort-value
+//! strings only checked for UTF-8). Hits past the page are stepped over by the same bracket scan.
 //!
 //! **What is not validated:** the contents of hit members the merge copies through unchanged
 //! (document fields) and of hits past the page. Strings and brackets must still pair up, so a
