@@ -317,30 +317,25 @@ pub(crate) struct Member<'a> {
     pub value_end: usize,
 }
 
-/// Iterates the members of the object at `start`. Either [`Members::next_member`] (which
-/// validates and skips each value), or [`Members::next_key`] followed by reading the value
-/// yourself and [`Members::resume`] with its end.
-pub(crate) struct Members<'a> {
+/// Position in an object or array being iterated: the part [`Members`] and [`Elements`] share.
+struct Container<'a> {
     b: &'a [u8],
     i: usize,
-    /// Depth of the values inside this object.
+    /// Depth of the values inside this container.
     depth: usize,
     first: bool,
     done: bool,
 }
 
-impl<'a> Members<'a> {
-    /// `start` is at the object's `{` (or whitespace before it); `depth` is the nesting depth of
-    /// the object itself.
-    pub(crate) fn new(b: &'a [u8], start: usize, depth: usize) -> R<Self> {
+impl<'a> Container<'a> {
+    /// `start` is at the `open` bracket (or whitespace before it); `depth` is the nesting depth
+    /// of the container itself.
+    fn open(b: &'a [u8], start: usize, depth: usize, open: u8) -> R<Self> {
         let i = ws(b, start);
-        if b.get(i) != Some(&b'{') {
+        if b.get(i) != Some(&open) || depth >= MAX_DEPTH {
             return Err(Bad(i));
         }
-        if depth >= MAX_DEPTH {
-            return Err(Bad(i));
-        }
-        Ok(Members {
+        Ok(Container {
             b,
             i: i + 1,
             depth: depth + 1,
@@ -349,29 +344,52 @@ impl<'a> Members<'a> {
         })
     }
 
-    /// Nesting depth for values read by the caller after [`Members::next_key`].
-    pub(crate) fn value_depth(&self) -> usize {
-        self.depth
-    }
-
+    /// Start of the next item, past its `,`; `None` at the `close` bracket.
     #[inline]
-    pub(crate) fn next_key(&mut self) -> R<Option<Key<'a>>> {
+    fn next_item(&mut self, close: u8) -> R<Option<usize>> {
         if self.done {
             return Ok(None);
         }
         let b = self.b;
         let mut i = ws(b, self.i);
         match b.get(i) {
-            Some(b'}') => {
+            Some(&c) if c == close => {
                 self.done = true;
                 self.i = i + 1;
                 return Ok(None);
             }
             Some(b',') if !self.first => i = ws(b, i + 1),
-            Some(b'"') if self.first => {}
+            Some(_) if self.first => {}
             _ => return Err(Bad(i)),
         }
         self.first = false;
+        Ok(Some(i))
+    }
+}
+
+/// Iterates the members of the object at `start`. Either [`Members::next_member`] (which
+/// validates and skips each value), or [`Members::next_key`] followed by reading the value
+/// yourself and [`Members::resume`] with its end.
+pub(crate) struct Members<'a>(Container<'a>);
+
+impl<'a> Members<'a> {
+    /// `start` is at the object's `{` (or whitespace before it); `depth` is the nesting depth of
+    /// the object itself.
+    pub(crate) fn new(b: &'a [u8], start: usize, depth: usize) -> R<Self> {
+        Container::open(b, start, depth, b'{').map(Members)
+    }
+
+    /// Nesting depth for values read by the caller after [`Members::next_key`].
+    pub(crate) fn value_depth(&self) -> usize {
+        self.0.depth
+    }
+
+    #[inline]
+    pub(crate) fn next_key(&mut self) -> R<Option<Key<'a>>> {
+        let Some(i) = self.0.next_item(b'}')? else {
+            return Ok(None);
+        };
+        let b = self.0.b;
         if b.get(i) != Some(&b'"') {
             return Err(Bad(i));
         }
@@ -395,7 +413,7 @@ impl<'a> Members<'a> {
     /// Continue after a value the caller read itself, ending at `value_end`.
     #[inline]
     pub(crate) fn resume(&mut self, value_end: usize) {
-        self.i = value_end;
+        self.0.i = value_end;
     }
 
     #[inline]
@@ -403,7 +421,7 @@ impl<'a> Members<'a> {
         let Some(k) = self.next_key()? else {
             return Ok(None);
         };
-        let value_end = skip_value(self.b, k.value_start, self.depth)?;
+        let value_end = skip_value(self.0.b, k.value_start, self.0.depth)?;
         self.resume(value_end);
         Ok(Some(Member {
             key_start: k.key_start,
@@ -415,73 +433,39 @@ impl<'a> Members<'a> {
 
     /// Index just after the closing `}` (once iteration returned `None`).
     pub(crate) fn end(&self) -> usize {
-        self.i
+        self.0.i
     }
 }
 
 /// Iterates the elements of the array at `start`, like [`Members`].
-pub(crate) struct Elements<'a> {
-    b: &'a [u8],
-    i: usize,
-    depth: usize,
-    first: bool,
-    done: bool,
-}
+pub(crate) struct Elements<'a>(Container<'a>);
 
 impl<'a> Elements<'a> {
     pub(crate) fn new(b: &'a [u8], start: usize, depth: usize) -> R<Self> {
-        let i = ws(b, start);
-        if b.get(i) != Some(&b'[') {
-            return Err(Bad(i));
-        }
-        if depth >= MAX_DEPTH {
-            return Err(Bad(i));
-        }
-        Ok(Elements {
-            b,
-            i: i + 1,
-            depth: depth + 1,
-            first: true,
-            done: false,
-        })
+        Container::open(b, start, depth, b'[').map(Elements)
     }
 
     pub(crate) fn value_depth(&self) -> usize {
-        self.depth
+        self.0.depth
     }
 
     /// Start of the next element (read it, then [`Elements::resume`]), or `None` at `]`.
     #[inline]
     pub(crate) fn next_start(&mut self) -> R<Option<usize>> {
-        if self.done {
-            return Ok(None);
-        }
-        let b = self.b;
-        let mut i = ws(b, self.i);
-        match b.get(i) {
-            Some(b']') => {
-                self.done = true;
-                self.i = i + 1;
-                return Ok(None);
-            }
-            Some(b',') if !self.first => i = ws(b, i + 1),
-            Some(_) if self.first => {}
-            _ => return Err(Bad(i)),
-        }
-        self.first = false;
-        Ok(Some(i))
+        self.0.next_item(b']')
     }
 
     #[inline]
     pub(crate) fn resume(&mut self, value_end: usize) {
-        self.i = value_end;
+        self.0.i = value_end;
     }
 
     /// Steps over the remaining elements without reading them (structural scan, not validated).
     pub(crate) fn skip_rest(&mut self) -> R<()> {
-        if !self.done {
-            self.i = crate::scan::skip_to_close(self.b, self.i, 1).ok_or(Bad(self.b.len()))?;
-            self.done = true;
+        let c = &mut self.0;
+        if !c.done {
+            c.i = crate::scan::skip_to_close(c.b, c.i, 1).ok_or(Bad(c.b.len()))?;
+            c.done = true;
         }
         Ok(())
     }
@@ -490,13 +474,13 @@ impl<'a> Elements<'a> {
         let Some(s) = self.next_start()? else {
             return Ok(None);
         };
-        let e = skip_value(self.b, s, self.depth)?;
+        let e = skip_value(self.0.b, s, self.0.depth)?;
         self.resume(e);
         Ok(Some((s, e)))
     }
 
     pub(crate) fn end(&self) -> usize {
-        self.i
+        self.0.i
     }
 }
 
