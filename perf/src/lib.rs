@@ -81,6 +81,20 @@ impl MiroirProcess {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Creates index `uid` (primary key `id`) through this Miroir; panics unless it is accepted.
+    pub fn create_index(&self, uid: &str) {
+        let body = format!(r#"{{"uid":"{uid}","primaryKey":"id"}}"#);
+        let created = http::request(
+            &self.addr,
+            "POST",
+            "/indexes",
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        )
+        .expect("create index");
+        assert_eq!(created.status, 202, "{}", created.text());
+    }
 }
 
 /// CPU time, in seconds, used so far by process `pid` (all its threads).

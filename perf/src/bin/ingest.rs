@@ -100,15 +100,7 @@ fn main() {
         let nodes: Vec<TestNode> = (0..3).map(|_| TestNode::start(Some(NODE_KEY))).collect();
         let urls: Vec<String> = nodes.iter().map(TestNode::url).collect();
         let miroir = MiroirProcess::start(&urls, 64, 2);
-        let create = http::request(
-            &miroir.addr,
-            "POST",
-            "/indexes",
-            &[("content-type", "application/json")],
-            Some(br#"{"uid":"perf","primaryKey":"id"}"#),
-        )
-        .expect("create");
-        assert_eq!(create.status, 202, "{}", create.text());
+        miroir.create_index("perf");
         let secs = send_all(&miroir.addr, "", &batches, clients);
         through.push(docs / secs);
         assert!(wait_until(Duration::from_secs(60), || nodes

@@ -19,7 +19,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use miroir_perf::{children, free_port, median, wait_until, CpuTime, MiroirProcess};
-use miroir_test_nodes::http;
 use serde_json::json;
 
 /// The canned answer: 10 hits with scores, like a node asked by Miroir.
@@ -244,26 +243,10 @@ fn main() {
     let direct_addr = upstream.trim_start_matches("http://").to_string();
     let (mut nginx, nginx_addr) = start_nginx(&upstream, &dir);
     let miroir1 = MiroirProcess::start(std::slice::from_ref(&upstream), 1, 2);
-    let created = http::request(
-        &miroir1.addr,
-        "POST",
-        "/indexes",
-        &[("content-type", "application/json")],
-        Some(br#"{"uid":"movies","primaryKey":"id"}"#),
-    )
-    .expect("create");
-    assert_eq!(created.status, 202, "{}", created.text());
+    miroir1.create_index("movies");
     let uplinks: Vec<String> = (0..3).map(|_| start_upstream()).collect();
     let miroir3 = MiroirProcess::start(&uplinks, 3, 2);
-    let created = http::request(
-        &miroir3.addr,
-        "POST",
-        "/indexes",
-        &[("content-type", "application/json")],
-        Some(br#"{"uid":"movies","primaryKey":"id"}"#),
-    )
-    .expect("create");
-    assert_eq!(created.status, 202, "{}", created.text());
+    miroir3.create_index("movies");
 
     println!("search through a proxy: wrk -t2 -c{connections} -d{seconds}s, POST /indexes/movies/search, 10-hit answers");
     println!(
