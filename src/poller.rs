@@ -146,9 +146,10 @@ fn declare_lost(
     for (&node, uids) in wanted {
         for &uid in uids {
             let key = (node, uid);
-            let heard = match states.contains_key(&key) {
-                true => now,
-                false => last_heard.get(&key).copied().unwrap_or(now),
+            let heard = if states.contains_key(&key) {
+                now
+            } else {
+                last_heard.get(&key).copied().unwrap_or(now)
             };
             still_wanted.insert(key, heard);
             if now.duration_since(heard) < lost_after {
