@@ -1,14 +1,15 @@
 //! One node's search response, read lazily: the top-level members up to `hits`, then hits one at
 //! a time as the merge pulls them, then (in [`Node::finish`]) the members after the hits. The
-//! hits the merge never pulls are stepped over by the structural scanner; only hits that reach
-//! the head of their list get their members looked at.
+//! hits the merge never pulls are not looked at: the end of the hits array is found from the back
+//! of the body (or, failing that, by the structural scanner); only hits that reach the head of
+//! their list get their members looked at.
 
 use std::borrow::Cow;
 
 use crate::walk::{decode_str, skip_value, ws, Bad, Elements, Members, R};
 
 /// Top-level members other than `hits`, as raw (validated) slices or decoded numbers.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Tail<'a> {
     pub query: Option<&'a [u8]>,
     pub query_vector: Option<&'a [u8]>,
@@ -112,12 +113,39 @@ impl<'a> Node<'a> {
         self.hits.resume(end);
     }
 
-    /// Steps over the hits the merge did not need (structurally: they are never read) and reads
-    /// the members after `hits`.
+    /// Finds the end of the hits the merge did not need and reads the members after `hits`.
     pub(crate) fn finish(&mut self) -> R<()> {
-        let b = self.b;
-        self.hits.skip_rest()?;
+        if !self.hits.done() {
+            if let Some(end) = self.hits_end_from_back() {
+                let saved = (self.top.clone(), self.tail.clone());
+                self.top.resume(end);
+                if self.read_tail().is_ok() {
+                    self.hits.close_at(end);
+                    return Ok(());
+                }
+                (self.top, self.tail) = saved;
+            }
+            self.hits.skip_rest()?;
+        }
         self.top.resume(self.hits.end());
+        self.read_tail()
+    }
+
+    /// Just after the `]` that closes `hits`, found from the back: Meilisearch writes `query`
+    /// right after `hits`, and in valid JSON `],"query":` is always structural (a `"` inside a
+    /// string is escaped), so its last occurrence closes the last top-level array. Only a guess
+    /// until [`Node::read_tail`] has read from there to the end of the body as top-level
+    /// members: a `],"query":` nested any deeper leaves brackets to close after that object.
+    /// The hits in between are neither read nor emitted, so they are not checked either.
+    fn hits_end_from_back(&self) -> Option<usize> {
+        let from = self.hits.end();
+        let at = memchr::memmem::rfind(self.b.get(from..)?, b"],\"query\":")?;
+        Some(from + at + 1)
+    }
+
+    /// Reads the top-level members from the current position to the end of the body.
+    fn read_tail(&mut self) -> R<()> {
+        let b = self.b;
         while let Some(k) = self.top.next_key()? {
             let end = skip_value(b, k.value_start, self.top.value_depth())?;
             self.top.resume(end);

@@ -85,7 +85,7 @@ pub(crate) fn skip_string_escape_free(b: &[u8], i: usize) -> R<(usize, bool)> {
 /// The end of the string at `i` if it is plain ASCII without escapes (and not within the last
 /// 8 bytes of `b`); `None` means "use [`skip_string_slow`]".
 #[inline(always)]
-fn skip_plain_string(b: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn skip_plain_string(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     while let Some(x) = load8(b, j) {
         let quote = eq_mask(x, b'"');
@@ -318,6 +318,7 @@ pub(crate) struct Member<'a> {
 }
 
 /// Position in an object or array being iterated: the part [`Members`] and [`Elements`] share.
+#[derive(Clone)]
 struct Container<'a> {
     b: &'a [u8],
     i: usize,
@@ -370,6 +371,7 @@ impl<'a> Container<'a> {
 /// Iterates the members of the object at `start`. Either [`Members::next_member`] (which
 /// validates and skips each value), or [`Members::next_key`] followed by reading the value
 /// yourself and [`Members::resume`] with its end.
+#[derive(Clone)]
 pub(crate) struct Members<'a>(Container<'a>);
 
 impl<'a> Members<'a> {
@@ -468,6 +470,17 @@ impl<'a> Elements<'a> {
             c.done = true;
         }
         Ok(())
+    }
+
+    /// Whether the closing `]` has been reached.
+    pub(crate) fn done(&self) -> bool {
+        self.0.done
+    }
+
+    /// Declares the array closed at `end` (just after its `]`), found by the caller.
+    pub(crate) fn close_at(&mut self, end: usize) {
+        self.0.i = end;
+        self.0.done = true;
     }
 
     pub(crate) fn next_element(&mut self) -> R<Option<(usize, usize)>> {
