@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 
 use crate::scan::Structurals;
 use crate::walk::{
-    decode_str, key_is, parse_f64, skip_number, ws, ws_back, Bad, Elements, Members, MAX_DEPTH, R,
+    decode_str, key_is, parse_f64, skip_number, skip_plain_string, ws, ws_back, Bad, Elements,
+    Members, MAX_DEPTH, R,
 };
 
 /// A JSON number kept as its text until two differ: equal texts compare equal without parsing
@@ -294,6 +295,32 @@ impl<'a> RuleFields<'a> {
         Ok(())
     }
 
+    /// [`RuleFields::field`] for a compact value starting at `b[vs]`: returns the value's end,
+    /// or `None` when the value is not a compact scalar or a number the key uses is invalid.
+    /// Single-digit `order`s and fixed-point scores are read without a second pass.
+    #[inline(always)]
+    fn field_compact(&mut self, b: &'a [u8], key: &[u8], vs: usize) -> Option<usize> {
+        let followed = |e: usize| matches!(b.get(e), Some(b',' | b'}'));
+        match key {
+            b"order" => {
+                if let (Some(&d @ b'0'..=b'9'), true) = (b.get(vs), followed(vs + 1)) {
+                    self.order = Some(u64::from(d - b'0'));
+                    return Some(vs + 1);
+                }
+            }
+            b"score" => {
+                if let Some((v, e)) = fixed_at(b, vs).filter(|&(_, e)| followed(e)) {
+                    self.score = Some(Num::Fixed(v));
+                    return Some(e);
+                }
+            }
+            _ => {}
+        }
+        let ve = compact_scalar_end(b, vs)?;
+        self.field(b, key, vs, ve).ok()?;
+        Some(ve)
+    }
+
     fn comp(self, b: &'a [u8]) -> R<Option<Comp<'a>>> {
         let desc = self.desc;
         Ok(Some(if let Some(d) = self.distance {
@@ -349,9 +376,62 @@ fn key_before(b: &[u8], from: usize, colon: usize) -> R<&[u8]> {
     }
 }
 
-/// Reads the `_rankingScoreDetails` object at `b[s..]` (nested `depth` deep) with the structural
-/// scanner and builds the rule-by-rule key from it, walking the rules in their `order`. The
-/// fields the key uses are validated; the rest is only stepped over. Returns the object's end.
+/// The key components of one details object: collected in body order, put in `order` order
+/// by [`RuleKeys::finish`].
+struct RuleKeys<'c, 'a> {
+    comps: &'c mut Vec<Comp<'a>>,
+    orders: &'c mut Vec<(u64, usize)>,
+    in_order: bool,
+    last_order: u64,
+}
+
+impl<'c, 'a> RuleKeys<'c, 'a> {
+    fn new(comps: &'c mut Vec<Comp<'a>>, orders: &'c mut Vec<(u64, usize)>) -> Self {
+        comps.clear();
+        orders.clear();
+        RuleKeys {
+            comps,
+            orders,
+            in_order: true,
+            last_order: 0,
+        }
+    }
+
+    fn push(&mut self, b: &'a [u8], rule: RuleFields<'a>) -> R<()> {
+        let order = rule.order;
+        if let Some(comp) = rule.comp(b)? {
+            let order = order.unwrap_or(self.comps.len() as u64);
+            if !self.comps.is_empty() && order < self.last_order {
+                self.in_order = false;
+            }
+            self.last_order = order;
+            self.orders.push((order, self.comps.len()));
+            self.comps.push(comp);
+        }
+        Ok(())
+    }
+
+    fn finish(self) {
+        if self.in_order {
+            return;
+        }
+        self.orders.sort_by_key(|&(o, _)| o);
+        let mut old: Vec<Option<Comp<'a>>> =
+            std::mem::take(self.comps).into_iter().map(Some).collect();
+        for &(_, i) in self.orders.iter() {
+            if let Some(c) = old.get_mut(i).and_then(Option::take) {
+                self.comps.push(c);
+            }
+        }
+    }
+}
+
+/// Reads the `_rankingScoreDetails` object at `b[s..]` (nested `depth` deep) and builds the
+/// rule-by-rule key from it, walking the rules in their `order`. The fields the key uses are
+/// validated; the rest is only stepped over. Returns the object's end.
+///
+/// Compact objects (what Meilisearch writes) take [`details_key_compact`]; anything else (or
+/// anything that one does not accept) the structural scanner.
 pub(crate) fn details_key<'a>(
     b: &'a [u8],
     s: usize,
@@ -359,29 +439,112 @@ pub(crate) fn details_key<'a>(
     comps: &mut Vec<Comp<'a>>,
     orders: &mut Vec<(u64, usize)>,
 ) -> R<usize> {
+    if depth >= MAX_DEPTH || b.get(s) != Some(&b'{') {
+        return Err(Bad(s));
+    }
+    if let Some(end) = details_key_compact(b, s, comps, orders) {
+        return Ok(end);
+    }
     // The AVX2 block classifier is called per block rather than compiled into a copy of this
     // function: measured fewer instructions (callgrind, details_3x1000) than the copy.
     if crate::scan::has_avx2() {
-        return details_key_in::<true>(b, s, depth, comps, orders);
+        return details_key_in::<true>(b, s, comps, orders);
     }
-    details_key_in::<false>(b, s, depth, comps, orders)
+    details_key_in::<false>(b, s, comps, orders)
+}
+
+/// End of the scalar at `b[i]` in compact JSON: the characters of a number, a plain ASCII string
+/// without escapes, `true`, `false` or `null`; `None` for anything else (containers, whitespace).
+/// Numbers are not validated here: the ones a key uses are, by [`RuleFields::field`].
+#[inline(always)]
+fn compact_scalar_end(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => skip_plain_string(b, i),
+        b'-' | b'0'..=b'9' => {
+            let mut j = i + 1;
+            while matches!(
+                b.get(j),
+                Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+            ) {
+                j += 1;
+            }
+            Some(j)
+        }
+        b't' => (b.get(i..i + 4)? == b"true").then_some(i + 4),
+        b'f' => (b.get(i..i + 5)? == b"false").then_some(i + 5),
+        b'n' => (b.get(i..i + 4)? == b"null").then_some(i + 4),
+        _ => None,
+    }
+}
+
+/// [`details_key`] for the compact form Meilisearch writes — no whitespace, keys without
+/// escapes, each rule an object of scalars — read byte by byte in one pass. `None` when the
+/// object is not of that form or a number the key uses is invalid: the caller then reads it
+/// with the general reader, which decides (so both accept and reject the same bodies, and
+/// build the same key).
+fn details_key_compact<'a>(
+    b: &'a [u8],
+    s: usize,
+    comps: &mut Vec<Comp<'a>>,
+    orders: &mut Vec<(u64, usize)>,
+) -> Option<usize> {
+    let mut keys = RuleKeys::new(comps, orders);
+    let mut i = s + 1;
+    if *b.get(i)? == b'}' {
+        return Some(i + 1);
+    }
+    loop {
+        if *b.get(i)? != b'"' {
+            return None;
+        }
+        let rule_end = skip_plain_string(b, i)?;
+        let mut rule = RuleFields {
+            desc: direction_desc(b.get(i + 1..rule_end - 1)?),
+            ..RuleFields::default()
+        };
+        if b.get(rule_end..rule_end + 2)? != b":{" {
+            return None;
+        }
+        i = rule_end + 2;
+        if *b.get(i)? != b'}' {
+            loop {
+                if *b.get(i)? != b'"' {
+                    return None;
+                }
+                let key_end = skip_plain_string(b, i)?;
+                let key = b.get(i + 1..key_end - 1)?;
+                if *b.get(key_end)? != b':' {
+                    return None;
+                }
+                i = rule.field_compact(b, key, key_end + 1)?;
+                match *b.get(i)? {
+                    b',' => i += 1,
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        keys.push(b, rule).ok()?;
+        i += 1;
+        match *b.get(i)? {
+            b',' => i += 1,
+            b'}' => {
+                keys.finish();
+                return Some(i + 1);
+            }
+            _ => return None,
+        }
+    }
 }
 
 #[inline(always)]
 fn details_key_in<'a, const AVX2: bool>(
     b: &'a [u8],
     s: usize,
-    depth: usize,
     comps: &mut Vec<Comp<'a>>,
     orders: &mut Vec<(u64, usize)>,
 ) -> R<usize> {
-    comps.clear();
-    orders.clear();
-    if depth >= MAX_DEPTH || b.get(s) != Some(&b'{') {
-        return Err(Bad(s));
-    }
-    let mut sorted = true;
-    let mut last_order = 0u64;
+    let mut keys = RuleKeys::new(comps, orders);
     // SAFETY: AVX2 = true only after `has_avx2()` said yes (in `details_key`).
     let mut st = unsafe { Structurals::<AVX2>::new(b, s + 1) };
     // Containers open: 1 = inside the details object, 2 = inside a rule's value.
@@ -426,16 +589,7 @@ fn details_key_in<'a, const AVX2: bool>(
                     }
                     if c != b',' {
                         if let Some(r) = rule.take() {
-                            let order = r.order;
-                            if let Some(comp) = r.comp(b)? {
-                                let order = order.unwrap_or(comps.len() as u64);
-                                if !comps.is_empty() && order < last_order {
-                                    sorted = false;
-                                }
-                                last_order = order;
-                                orders.push((order, comps.len()));
-                                comps.push(comp);
-                            }
+                            keys.push(b, r)?;
                         }
                     }
                 }
@@ -457,15 +611,7 @@ fn details_key_in<'a, const AVX2: bool>(
             _ => {}
         }
     };
-    if !sorted {
-        orders.sort_by_key(|&(o, _)| o);
-        let mut old: Vec<Option<Comp<'a>>> = std::mem::take(comps).into_iter().map(Some).collect();
-        for &(_, i) in orders.iter() {
-            if let Some(c) = old.get_mut(i).and_then(Option::take) {
-                comps.push(c);
-            }
-        }
-    }
+    keys.finish();
     Ok(end)
 }
 
@@ -714,6 +860,90 @@ mod tests {
             let n = Num::from_raw(text.as_bytes());
             if x.is_finite() && matches!(n, Num::Fixed(_)) {
                 proptest::prop_assert_eq!(n.get(), x, "{}", text);
+            }
+        }
+    }
+
+    /// A details object: rules in a shuffled body order, each a rank rule (`score`) or a sort
+    /// rule (`value`), with fields the key ignores, compact or with whitespace.
+    fn details_json() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let value = prop_oneof![
+            (0u32..3000, 0u32..100).prop_map(|(a, b)| format!("{a}.{b}")),
+            (-50i32..50).prop_map(|a| a.to_string()),
+            Just("1e3".to_string()),
+            Just("1.2.3".to_string()),
+            "[a-z\\\\\"é ]{0,6}".prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("[3,\"x\",1]".to_string()),
+        ];
+        let rule = (
+            any::<bool>(),
+            value,
+            0u32..=1000,
+            any::<bool>(),
+            any::<bool>(),
+        );
+        (
+            prop::collection::vec(rule, 0..6),
+            any::<u64>(),
+            any::<bool>(),
+        )
+            .prop_map(|(rules, seed, spaced)| {
+                let n = rules.len();
+                let mut idx: Vec<usize> = (0..n).collect();
+                // A fixed shuffle per seed: body order differs from `order`.
+                for i in (1..n).rev() {
+                    idx.swap(i, (seed as usize >> (i % 16)) % (i + 1));
+                }
+                let sep = if spaced { " , " } else { "," };
+                let members: Vec<String> = idx
+                    .iter()
+                    .map(|&o| {
+                        let (sort, value, score, desc, extra) = &rules[o];
+                        let (name, field) = if *sort {
+                            let dir = if *desc { "desc" } else { "asc" };
+                            (format!("f{o}:{dir}"), format!("\"value\":{value}"))
+                        } else {
+                            (
+                                format!("rank{o}"),
+                                format!("\"score\":{}", f64::from(*score) / 1000.0),
+                            )
+                        };
+                        let extra = if *extra {
+                            format!("\"matchType\":\"x\"{sep}")
+                        } else {
+                            String::new()
+                        };
+                        format!("\"{name}\":{{{extra}\"order\":{o}{sep}{field}}}")
+                    })
+                    .collect();
+                format!("{{{}}}", members.join(sep))
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn compact_reader_agrees_with_the_general_one(d in details_json(), cut in 0usize..400, byte in proptest::prelude::any::<u8>()) {
+            // A hit continues after its details (the plain-string scan reads 8 bytes at a time).
+            let whole = format!("{d}}}, \"more\": 1}}");
+            let mut mutated = whole.clone().into_bytes();
+            if let Some(c) = mutated.get_mut(cut) {
+                *c = byte;
+            }
+            for body in [whole.as_bytes(), &mutated[..]] {
+                let (mut c1, mut o1, mut c2, mut o2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let general = details_key_in::<false>(body, 0, &mut c2, &mut o2);
+                if let Some(end) = details_key_compact(body, 0, &mut c1, &mut o1) {
+                    proptest::prop_assert_eq!(Ok(end), general);
+                    proptest::prop_assert_eq!(&c1, &c2);
+                } else if !d.contains([' ', '\\', '[']) && d.is_ascii() && body == whole.as_bytes() && general.is_ok() {
+                    // Compact, ASCII, escape-free, scalars only and valid: the fast path must
+                    // take it.
+                    proptest::prop_assert!(false, "compact path refused {}", d);
+                }
             }
         }
     }

@@ -61,13 +61,16 @@
 //! has them, SSE2 otherwise) that follows brackets only and stops at member keys starting with
 //! `_` (or an escape) — the only keys that can name a reserved field, the score, the details or
 //! `_formatted`. Those members are read and validated by the walker, and must be followed by `,`
-//! or `}`; the details key is read by the scanner with the numbers it uses validated (sort-value
-//! strings only checked for UTF-8). Hits past the page are stepped over by the same bracket scan.
+//! or `}`; the details key is read with the numbers it uses validated (sort-value strings only
+//! checked for UTF-8) — by a one-pass reader for the compact form Meilisearch writes, else by the
+//! scanner. Hits past the page are not read at all: the end of `hits` is found from the back of
+//! the body (`],"query":`, which valid JSON can only have as structure; the members after it must
+//! then read as the rest of the top-level object), else by the same bracket scan.
 //!
 //! **What is not validated:** the contents of hit members the merge copies through unchanged
-//! (document fields) and of hits past the page. Strings and brackets must still pair up, so a
-//! truncated or unbalanced body is an error, but a node that sent, say, `"year":tru` inside a
-//! document gets it relayed as sent — the trust a reverse proxy gives its upstream. With this
+//! (document fields) and the hits past the page. In the hits it emits, strings and brackets must
+//! still pair up, and a truncated body is an error, but a node that sent, say, `"year":tru`
+//! inside a document gets it relayed as sent — the trust a reverse proxy gives its upstream. With this
 //! scan (and exact fixed-point scores) the merge went from 8.6 M to 2.6 M instructions for
 //! 3 × 1000 score-only hits and from 27.4 M to 13.3 M with details (perf/RESULTS.md,
 //! 2026-11-27). The output is valid JSON whenever the node bodies are (property test
