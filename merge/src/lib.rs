@@ -62,20 +62,20 @@
 //! `_` (or an escape) — the only keys that can name a reserved field, the score, the details or
 //! `_formatted`. Those members are read and validated by the walker, and must be followed by `,`
 //! or `}`; the details key is read with the numbers it uses validated (sort-value strings only
-//! checked for UTF-8) — by a one-pass reader for the compact form Meilisearch writes, else by the
-//! scanner. Hits past the page are not read at all: the end of `hits` is found from the back of
-//! the body (`],"query":`, which valid JSON can only have as structure; the members after it must
-//! then read as the rest of the top-level object), else by the same bracket scan.
+//! checked for UTF-8) — see `details.rs` for its three readers. Hits past the page are not read
+//! at all: the end of `hits` is found from the back of the body (`],"query":`, which valid JSON
+//! can only have as structure; the members after it must then read as the rest of the top-level
+//! object), else by the same bracket scan.
 //!
 //! **What is not validated:** the contents of hit members the merge copies through unchanged
 //! (document fields) and the hits past the page. In the hits it emits, strings and brackets must
 //! still pair up, and a truncated body is an error, but a node that sent, say, `"year":tru`
-//! inside a document gets it relayed as sent — the trust a reverse proxy gives its upstream. With this
-//! scan (and exact fixed-point scores) the merge went from 8.6 M to 2.6 M instructions for
-//! 3 × 1000 score-only hits and from 27.4 M to 13.3 M with details (perf/RESULTS.md,
-//! 2026-11-27). The output is valid JSON whenever the node bodies are (property test
-//! `mutated_bodies_never_panic`). The facet objects are decoded with serde_json.
+//! inside a document gets it relayed as sent — the trust a reverse proxy gives its upstream.
+//! Instruction counts before and after each step are in perf/RESULTS.md. The output is valid
+//! JSON whenever the node bodies are (property test `mutated_bodies_never_panic`). The facet
+//! objects are decoded with serde_json.
 
+mod details;
 mod facets;
 mod key;
 mod node;
@@ -84,7 +84,8 @@ mod walk;
 
 use std::fmt;
 
-use key::{cmp_comps, cmp_num, details_key, field_key, Comp, Num, SortField};
+use details::DetailsReader;
+use key::{cmp_comps, cmp_num, field_key, Comp, Num, SortField};
 use node::{Node, OpenError, Tail};
 use walk::{
     key_is, skip_value, strip_reserved_members, write_with_cuts, ws, ws_back, Bad, Members,
@@ -239,12 +240,7 @@ impl<'a> Head<'a> {
     /// Reads the hit object at `self.start` (nested `depth` deep): its end, score, details key
     /// (when needed) and the cuts. The structural scanner steps over everything but the members
     /// whose key starts with `_` (or an escape); those are read — and validated — here.
-    fn analyze(
-        &mut self,
-        ctx: &Ctx<'_>,
-        depth: usize,
-        orders: &mut Vec<(u64, usize)>,
-    ) -> walk::R<()> {
+    fn analyze(&mut self, ctx: &Ctx<'_>, depth: usize, details: &mut DetailsReader) -> walk::R<()> {
         let b = self.b;
         let Head {
             cuts,
@@ -307,7 +303,7 @@ impl<'a> Head<'a> {
                     let ve = if b.get(vs) == Some(&b'{') {
                         *has_details = true;
                         if want_details {
-                            details_key(b, vs, vd, comps, orders)?
+                            details.read(b, vs, vd, comps)?
                         } else {
                             skip_value(b, vs, vd)?
                         }
@@ -460,7 +456,7 @@ fn merge_inner(
         order: None,
         fields: &fields,
     };
-    let mut orders = Vec::new();
+    let mut details = DetailsReader::default();
 
     // The first hit of every node: its layout, and its details key in case they all have one.
     let mut heads: Vec<Head<'_>> = Vec::with_capacity(nodes.len());
@@ -478,7 +474,7 @@ fn merge_inner(
                 cuts: Vec::new(),
                 nested: Vec::new(),
             };
-            h.analyze(&ctx, node.hit_depth(), &mut orders)
+            h.analyze(&ctx, node.hit_depth(), &mut details)
                 .map_err(|e| bad_json(i, e))?;
             node.hit_done(h.end);
             heads.push(h);
@@ -521,7 +517,7 @@ fn merge_inner(
             Some(start) => {
                 h.start = start;
                 h.pos += 1;
-                h.analyze(&ctx, node.hit_depth(), &mut orders)
+                h.analyze(&ctx, node.hit_depth(), &mut details)
                     .map_err(|e| bad_json(h.node, e))?;
                 node.hit_done(h.end);
                 h.finish_key(&ctx).map_err(|e| bad_json(h.node, e))?;

@@ -416,11 +416,17 @@ fn hits_past_the_page_end_where_the_body_says() {
     let hits = [doc(1, "0.9"), doc(2, "0.8"), doc(3, "0.7")].join(",");
     let bodies = [
         // Meilisearch's layout, a document with `],"query":` past the page.
-        format!(r#"{{"hits":[{hits}],"query":"q","processingTimeMs":1,"limit":3,"offset":0,"estimatedTotalHits":11}}"#),
+        format!(
+            r#"{{"hits":[{hits}],"query":"q","processingTimeMs":1,"limit":3,"offset":0,"estimatedTotalHits":11}}"#
+        ),
         // `query` before `hits`: the last `],"query":` is inside the last hit.
-        format!(r#"{{"query":"q","processingTimeMs":2,"limit":3,"offset":0,"estimatedTotalHits":12,"hits":[{hits}]}}"#),
+        format!(
+            r#"{{"query":"q","processingTimeMs":2,"limit":3,"offset":0,"estimatedTotalHits":12,"hits":[{hits}]}}"#
+        ),
         // A tail member nesting `],"query":` after the real one.
-        format!(r#"{{"hits":[{hits}],"query":"q","processingTimeMs":3,"estimatedTotalHits":13,"extra":{{"a":[1],"query":2}}}}"#),
+        format!(
+            r#"{{"hits":[{hits}],"query":"q","processingTimeMs":3,"estimatedTotalHits":13,"extra":{{"a":[1],"query":2}}}}"#
+        ),
     ];
     for (n, body) in bodies.iter().enumerate() {
         let (v, stats, text) = merge(&MergeRequest::new(0, 1), &[body.clone().into_bytes()]);
@@ -429,7 +435,11 @@ fn hits_past_the_page_end_where_the_body_says() {
         assert_eq!(v["estimatedTotalHits"], 11 + n, "{n}: {text}");
         assert_eq!(v["processingTimeMs"], 1 + n, "{n}: {text}");
         if n == 2 {
-            assert_eq!(v["extra"], serde_json::json!({"a": [1], "query": 2}), "{text}");
+            assert_eq!(
+                v["extra"],
+                serde_json::json!({"a": [1], "query": 2}),
+                "{text}"
+            );
         }
     }
     // Without a complete tail after the guess, the body is still an error.

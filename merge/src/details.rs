@@ -1,0 +1,779 @@
+//! Reading `_rankingScoreDetails` into a hit's rule-by-rule key ([`DetailsReader`]).
+//!
+//! Three readers, fastest first, each falling back to the next on anything it does not accept:
+//!
+//! 1. a [`Template`] learnt from the first compact details object of the merge: the bytes
+//!    between the values (rule names, field names, `order`s) are the same in every hit of one
+//!    search, so a later hit is matched against them and only its values are read;
+//! 2. a one-pass reader for the compact form Meilisearch writes (no whitespace, no escapes,
+//!    each rule an object of scalars);
+//! 3. the general reader on the structural scanner (any valid JSON).
+//!
+//! All three build the same key and accept the same objects (property test
+//! `readers_agree`): numbers the key uses are validated, the other values are stepped over.
+
+use crate::key::{fixed_at, read_sort_val, Comp, Num, SortVal, FIXED_ONE};
+use crate::scan::Structurals;
+use crate::walk::{skip_number, skip_plain_string, ws, ws_back, Bad, MAX_DEPTH, R};
+
+fn direction_desc(rule: &[u8]) -> bool {
+    rule.ends_with(b":desc")
+}
+
+/// The fields of one rule of `_rankingScoreDetails` that make its key component.
+#[derive(Default)]
+struct RuleFields<'a> {
+    desc: bool,
+    order: Option<u64>,
+    score: Option<Num<'a>>,
+    value: Option<(usize, usize)>,
+    distance: Option<Num<'a>>,
+    similarity: Option<Num<'a>>,
+}
+
+impl<'a> RuleFields<'a> {
+    /// Records the field `key` whose value is `b[vs..ve]`; numbers the key uses are validated.
+    #[inline(always)]
+    fn field(&mut self, b: &'a [u8], key: &[u8], vs: usize, ve: usize) -> R<()> {
+        match key {
+            b"order" => self.order = number_at(b, vs, ve)?.map(|n| order_of(&n)),
+            b"score" => self.score = number_at(b, vs, ve)?,
+            b"value" => self.value = Some((vs, ve)),
+            b"distance" => self.distance = number_at(b, vs, ve)?,
+            b"similarity" => self.similarity = number_at(b, vs, ve)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// [`RuleFields::field`] for a compact value starting at `b[vs]`: returns the value's end,
+    /// or `None` when the value is not a compact scalar or a number the key uses is invalid.
+    /// Single-digit `order`s and fixed-point scores are read without a second pass.
+    #[inline(always)]
+    fn field_compact(&mut self, b: &'a [u8], key: &[u8], vs: usize) -> Option<usize> {
+        match key {
+            b"order" => {
+                if let (Some(&d @ b'0'..=b'9'), Some(b',' | b'}')) = (b.get(vs), b.get(vs + 1)) {
+                    self.order = Some(u64::from(d - b'0'));
+                    return Some(vs + 1);
+                }
+            }
+            b"score" => {
+                if let Some((v, e)) = fixed_before_separator(b, vs) {
+                    self.score = Some(Num::Fixed(v));
+                    return Some(e);
+                }
+            }
+            _ => {}
+        }
+        let ve = compact_scalar_end(b, vs)?;
+        self.field(b, key, vs, ve).ok()?;
+        Some(ve)
+    }
+
+    fn comp(self, b: &'a [u8]) -> R<Option<Comp<'a>>> {
+        let desc = self.desc;
+        Ok(Some(if let Some(d) = self.distance {
+            Comp::Sort {
+                desc,
+                val: SortVal::Num(d),
+            }
+        } else if let Some((vs, ve)) = self.value {
+            Comp::Sort {
+                desc,
+                val: read_sort_val(b, vs, ve, desc)?,
+            }
+        } else if let Some(sc) = self.score.or(self.similarity) {
+            Comp::Rank(sc)
+        } else {
+            return Ok(None);
+        }))
+    }
+}
+
+/// The number that is exactly `b[vs..ve]`, validated; `None` when the value is not a number.
+#[inline(always)]
+fn number_at(b: &[u8], vs: usize, ve: usize) -> R<Option<Num<'_>>> {
+    if let Some((v, end)) = fixed_at(b, vs) {
+        if end == ve {
+            return Ok(Some(Num::Fixed(v)));
+        }
+    }
+    if !matches!(b.get(vs), Some(b'-' | b'0'..=b'9')) {
+        return Ok(None);
+    }
+    if skip_number(b, vs)? != ve {
+        return Err(Bad(vs));
+    }
+    Ok(b.get(vs..ve).map(Num::Raw))
+}
+
+/// A rule's `order` (a small integer).
+fn order_of(n: &Num<'_>) -> u64 {
+    match *n {
+        Num::Fixed(v) => (v / u128::from(FIXED_ONE)) as u64,
+        _ => n.get() as u64,
+    }
+}
+
+/// The raw key of the member whose `:` is at `colon`; the member starts at or after `from`.
+fn key_before(b: &[u8], from: usize, colon: usize) -> R<&[u8]> {
+    let ks = ws(b, from);
+    let ke = ws_back(b, colon);
+    match (b.get(ks), b.get(ke.wrapping_sub(1))) {
+        (Some(b'"'), Some(b'"')) if ke >= ks + 2 => b.get(ks + 1..ke - 1).ok_or(Bad(ks)),
+        _ => Err(Bad(ks)),
+    }
+}
+
+/// The key components of one details object: collected in body order, put in `order` order
+/// by [`RuleKeys::finish`].
+struct RuleKeys<'c, 'a> {
+    comps: &'c mut Vec<Comp<'a>>,
+    orders: &'c mut Vec<(u64, usize)>,
+    in_order: bool,
+    last_order: u64,
+}
+
+impl<'c, 'a> RuleKeys<'c, 'a> {
+    fn new(comps: &'c mut Vec<Comp<'a>>, orders: &'c mut Vec<(u64, usize)>) -> Self {
+        comps.clear();
+        orders.clear();
+        RuleKeys {
+            comps,
+            orders,
+            in_order: true,
+            last_order: 0,
+        }
+    }
+
+    fn push(&mut self, b: &'a [u8], rule: RuleFields<'a>) -> R<()> {
+        let order = rule.order;
+        if let Some(comp) = rule.comp(b)? {
+            let order = order.unwrap_or(self.comps.len() as u64);
+            if !self.comps.is_empty() && order < self.last_order {
+                self.in_order = false;
+            }
+            self.last_order = order;
+            self.orders.push((order, self.comps.len()));
+            self.comps.push(comp);
+        }
+        Ok(())
+    }
+
+    /// Puts the components in `order` order; returns whether they already were.
+    fn finish(self) -> bool {
+        if self.in_order {
+            return true;
+        }
+        self.orders.sort_by_key(|&(o, _)| o);
+        let mut old: Vec<Option<Comp<'a>>> =
+            std::mem::take(self.comps).into_iter().map(Some).collect();
+        for &(_, i) in self.orders.iter() {
+            if let Some(c) = old.get_mut(i).and_then(Option::take) {
+                self.comps.push(c);
+            }
+        }
+        false
+    }
+}
+
+/// Reads details objects for one merge: scratch space, and the [`Template`] learnt from the
+/// first compact object.
+#[derive(Default)]
+pub(crate) struct DetailsReader {
+    orders: Vec<(u64, usize)>,
+    /// The values of the last compact object read, while learning.
+    spans: Vec<Span>,
+    template: Option<Template>,
+    learnt: bool,
+}
+
+impl DetailsReader {
+    /// Reads the `_rankingScoreDetails` object at `b[s..]` (nested `depth` deep) and builds the
+    /// rule-by-rule key from it in `comps`, walking the rules in their `order`. The fields the
+    /// key uses are validated; the rest is only stepped over. Returns the object's end.
+    pub(crate) fn read<'a>(
+        &mut self,
+        b: &'a [u8],
+        s: usize,
+        depth: usize,
+        comps: &mut Vec<Comp<'a>>,
+    ) -> R<usize> {
+        if depth >= MAX_DEPTH || b.get(s) != Some(&b'{') {
+            return Err(Bad(s));
+        }
+        if let Some(end) = self.template.as_ref().and_then(|t| t.read(b, s, comps)) {
+            return Ok(end);
+        }
+        let learn = !self.learnt;
+        let spans = learn.then_some(&mut self.spans);
+        if let Some((end, in_order)) = details_key_compact(b, s, comps, &mut self.orders, spans) {
+            if learn {
+                self.learnt = true;
+                if in_order {
+                    self.template = Template::learn(b, s, end, &self.spans);
+                }
+            }
+            return Ok(end);
+        }
+        // The AVX2 block classifier is called per block rather than compiled into a copy of
+        // this function: measured fewer instructions (callgrind, details_3x1000) than the copy.
+        if crate::scan::has_avx2() {
+            return details_key_in::<true>(b, s, comps, &mut self.orders);
+        }
+        details_key_in::<false>(b, s, comps, &mut self.orders)
+    }
+}
+
+/// End of the scalar at `b[i]` in compact JSON: the characters of a number, a plain ASCII string
+/// without escapes, `true`, `false` or `null`; `None` for anything else (containers, whitespace).
+/// Numbers are not validated here: the ones a key uses are, by [`RuleFields::field`].
+#[inline(always)]
+fn compact_scalar_end(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => skip_plain_string(b, i),
+        b'-' | b'0'..=b'9' => {
+            let mut j = i + 1;
+            while matches!(
+                b.get(j),
+                Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+            ) {
+                j += 1;
+            }
+            Some(j)
+        }
+        b't' => (b.get(i..i + 4)? == b"true").then_some(i + 4),
+        b'f' => (b.get(i..i + 5)? == b"false").then_some(i + 5),
+        b'n' => (b.get(i..i + 4)? == b"null").then_some(i + 4),
+        _ => None,
+    }
+}
+
+/// [`details_key`] for the compact form Meilisearch writes — no whitespace, keys without
+/// escapes, each rule an object of scalars — read byte by byte in one pass. `None` when the
+/// object is not of that form or a number the key uses is invalid: the caller then reads it
+/// with the general reader, which decides (so both accept and reject the same bodies, and
+/// build the same key).
+///
+/// Returns the end and whether the rules came in `order`. With `spans`, records every value
+/// read and what it is to the key (for [`Template::learn`]).
+fn details_key_compact<'a>(
+    b: &'a [u8],
+    s: usize,
+    comps: &mut Vec<Comp<'a>>,
+    orders: &mut Vec<(u64, usize)>,
+    mut spans: Option<&mut Vec<Span>>,
+) -> Option<(usize, bool)> {
+    let mut keys = RuleKeys::new(comps, orders);
+    if let Some(sp) = spans.as_deref_mut() {
+        sp.clear();
+    }
+    let mut i = s + 1;
+    if *b.get(i)? == b'}' {
+        return Some((i + 1, true));
+    }
+    loop {
+        if *b.get(i)? != b'"' {
+            return None;
+        }
+        let rule_end = skip_plain_string(b, i)?;
+        let mut rule = RuleFields {
+            desc: direction_desc(b.get(i + 1..rule_end - 1)?),
+            ..RuleFields::default()
+        };
+        if b.get(rule_end..rule_end + 2)? != b":{" {
+            return None;
+        }
+        i = rule_end + 2;
+        let rule_spans = spans.as_deref().map_or(0, Vec::len);
+        if *b.get(i)? != b'}' {
+            loop {
+                if *b.get(i)? != b'"' {
+                    return None;
+                }
+                let key_end = skip_plain_string(b, i)?;
+                let key = b.get(i + 1..key_end - 1)?;
+                if *b.get(key_end)? != b':' {
+                    return None;
+                }
+                let vs = key_end + 1;
+                i = rule.field_compact(b, key, vs)?;
+                if let Some(sp) = spans.as_deref_mut() {
+                    sp.push(Span {
+                        start: vs,
+                        end: i,
+                        field: Field::of(key),
+                        slot: Slot::Skip,
+                    });
+                }
+                match *b.get(i)? {
+                    b',' => i += 1,
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        if let Some(sp) = spans.as_deref_mut() {
+            mark_key_slot(sp.get_mut(rule_spans..)?, rule.desc);
+        }
+        keys.push(b, rule).ok()?;
+        i += 1;
+        match *b.get(i)? {
+            b',' => i += 1,
+            b'}' => return Some((i + 1, keys.finish())),
+            _ => return None,
+        }
+    }
+}
+
+/// What a details field is to the key.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Field {
+    Order,
+    Score,
+    Value,
+    Distance,
+    Similarity,
+    Other,
+}
+
+impl Field {
+    fn of(key: &[u8]) -> Field {
+        match key {
+            b"order" => Field::Order,
+            b"score" => Field::Score,
+            b"value" => Field::Value,
+            b"distance" => Field::Distance,
+            b"similarity" => Field::Similarity,
+            _ => Field::Other,
+        }
+    }
+}
+
+/// How a [`Template`] reads one value.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Slot {
+    /// Stepped over (a field the key does not use).
+    Skip,
+    /// A number the key does not use but the other readers validate (a `score` beside a
+    /// `distance`, say).
+    Number,
+    /// The rule's key: `score` or `similarity` of a rank rule.
+    Rank,
+    /// The rule's key: `value` of a sort rule.
+    Value { desc: bool },
+    /// The rule's key: `distance` of a geo sort rule.
+    Distance { desc: bool },
+}
+
+/// One value of a compact details object, as read while learning a [`Template`].
+struct Span {
+    start: usize,
+    end: usize,
+    field: Field,
+    slot: Slot,
+}
+
+/// Sets the slots of one rule's spans the way [`RuleFields::comp`] picks its key: `distance`,
+/// else `value`, else `score`, else `similarity` (the last of equal fields, as it keeps the
+/// last); the other numbers it reads are [`Slot::Number`].
+fn mark_key_slot(rule: &mut [Span], desc: bool) {
+    let pick = [
+        (Field::Distance, Slot::Distance { desc }),
+        (Field::Value, Slot::Value { desc }),
+        (Field::Score, Slot::Rank),
+        (Field::Similarity, Slot::Rank),
+    ]
+    .into_iter()
+    .find_map(|(f, slot)| rule.iter().rposition(|s| s.field == f).map(|i| (i, slot)));
+    for s in rule.iter_mut() {
+        if matches!(s.field, Field::Score | Field::Distance | Field::Similarity) {
+            s.slot = Slot::Number;
+        }
+    }
+    if let Some((i, slot)) = pick {
+        if let Some(s) = rule.get_mut(i) {
+            s.slot = slot;
+        }
+    }
+}
+
+/// The layout of a compact details object: the bytes between its values and how to read each
+/// value. In one search every hit's details have the same rules, fields and `order`s, so a
+/// later hit is read by comparing those bytes and parsing only its values.
+pub(crate) struct Template {
+    /// The literal bytes, one run before each value and one after the last.
+    bytes: Vec<u8>,
+    /// Per value: the end in `bytes` of the run before it, and how to read it.
+    values: Vec<(usize, Slot)>,
+}
+
+impl Template {
+    /// The template of the compact object `b[s..end]` whose values are `spans` (rules in
+    /// `order`). `order` values become part of the literal bytes. `None` when a rule has no key
+    /// component (the template could not tell such a rule apart from a keyed one).
+    fn learn(b: &[u8], s: usize, end: usize, spans: &[Span]) -> Option<Template> {
+        let mut bytes = Vec::with_capacity(end - s);
+        let mut values = Vec::with_capacity(spans.len());
+        let mut from = s;
+        for sp in spans.iter().filter(|sp| sp.field != Field::Order) {
+            bytes.extend_from_slice(b.get(from..sp.start)?);
+            values.push((bytes.len(), sp.slot));
+            from = sp.end;
+        }
+        bytes.extend_from_slice(b.get(from..end)?);
+        let keyed = values
+            .iter()
+            .filter(|(_, slot)| !matches!(slot, Slot::Skip | Slot::Number))
+            .count();
+        let rules = spans.iter().filter(|sp| sp.field == Field::Order).count();
+        // Every rule keyed, and at least one value to read (else nothing is saved).
+        (keyed > 0 && keyed >= rules).then_some(Template { bytes, values })
+    }
+
+    /// The key of the details object at `b[s..]` if it has this layout (same bytes between
+    /// the values, values of the same kinds); its end. `None`: read it another way.
+    fn read<'a>(&self, b: &'a [u8], s: usize, comps: &mut Vec<Comp<'a>>) -> Option<usize> {
+        comps.clear();
+        let mut i = s;
+        let mut run = 0usize;
+        for &(run_end, slot) in &self.values {
+            i = literal_at(b, i, self.bytes.get(run..run_end)?)?;
+            run = run_end;
+            i = match slot {
+                Slot::Skip => compact_scalar_end(b, i)?,
+                Slot::Number => compact_number(b, i)?.1,
+                Slot::Rank => {
+                    let (n, e) = compact_number(b, i)?;
+                    comps.push(Comp::Rank(n?));
+                    e
+                }
+                Slot::Distance { desc } => {
+                    let (n, e) = compact_number(b, i)?;
+                    comps.push(Comp::Sort {
+                        desc,
+                        val: SortVal::Num(n?),
+                    });
+                    e
+                }
+                Slot::Value { desc } => {
+                    let (val, e) = match fixed_before_separator(b, i) {
+                        Some((v, e)) => (SortVal::Num(Num::Fixed(v)), e),
+                        None => {
+                            let e = compact_scalar_end(b, i)?;
+                            (read_sort_val(b, i, e, desc).ok()?, e)
+                        }
+                    };
+                    comps.push(Comp::Sort { desc, val });
+                    e
+                }
+            };
+        }
+        literal_at(b, i, self.bytes.get(run..)?)
+    }
+}
+
+/// `b[i..]` starts with `lit`: the index after it. Eight bytes at a time (runs here are mostly
+/// 8–40 bytes; a `memcmp` call costs more than the compare).
+#[inline(always)]
+fn literal_at(b: &[u8], i: usize, lit: &[u8]) -> Option<usize> {
+    let n = lit.len();
+    let have = b.get(i..i + n)?;
+    if n < 8 {
+        return (have == lit).then_some(i + n);
+    }
+    let word = |x: &[u8], k: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(x.get(k..k + 8)?.try_into().ok()?))
+    };
+    let mut k = 0;
+    while k + 8 < n {
+        if word(have, k)? != word(lit, k)? {
+            return None;
+        }
+        k += 8;
+    }
+    // The last 8 bytes (overlapping the previous word when `n` is not a multiple of 8).
+    (word(have, n - 8)? == word(lit, n - 8)?).then_some(i + n)
+}
+
+/// A fixed-point number at `b[i]` followed by the next member or the end of the object.
+#[inline(always)]
+fn fixed_before_separator(b: &[u8], i: usize) -> Option<(u128, usize)> {
+    fixed_at(b, i).filter(|&(_, e)| matches!(b.get(e), Some(b',' | b'}')))
+}
+
+/// The compact value at `b[i]` as the key reads a number: `Some(number)` validated, `None` when
+/// it is not a number (`null`, say); and its end. `None` overall when it is an invalid number
+/// or not a compact scalar.
+#[inline(always)]
+fn compact_number(b: &[u8], i: usize) -> Option<(Option<Num<'_>>, usize)> {
+    if let Some((v, e)) = fixed_before_separator(b, i) {
+        return Some((Some(Num::Fixed(v)), e));
+    }
+    let e = compact_scalar_end(b, i)?;
+    Some((number_at(b, i, e).ok()?, e))
+}
+
+#[inline(always)]
+fn details_key_in<'a, const AVX2: bool>(
+    b: &'a [u8],
+    s: usize,
+    comps: &mut Vec<Comp<'a>>,
+    orders: &mut Vec<(u64, usize)>,
+) -> R<usize> {
+    let mut keys = RuleKeys::new(comps, orders);
+    // SAFETY: AVX2 = true only after `has_avx2()` said yes (in `details_key`).
+    let mut st = unsafe { Structurals::<AVX2>::new(b, s + 1) };
+    // Containers open: 1 = inside the details object, 2 = inside a rule's value.
+    let mut d = 1usize;
+    // Just after the `{` or `,` that precedes the current member (at level 1 or 2).
+    let mut from = s + 1;
+    // The rule whose key was just read, until its value opens.
+    let mut rule_key_desc: Option<bool> = None;
+    // The rule object being read (level 2), and the field whose value is being read.
+    let mut rule: Option<RuleFields<'a>> = None;
+    let mut field: Option<(&'a [u8], usize)> = None;
+    let end = loop {
+        let p = st.next_pos().ok_or(Bad(b.len()))?;
+        let c = b.get(p).copied().ok_or(Bad(p))?;
+        if d > 2 {
+            match c {
+                b'{' | b'[' => d += 1,
+                b'}' | b']' => d -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'{' | b'[' => {
+                if d == 1 && c == b'{' {
+                    if let Some(desc) = rule_key_desc.take() {
+                        rule = Some(RuleFields {
+                            desc,
+                            ..RuleFields::default()
+                        });
+                        from = p + 1;
+                    }
+                }
+                d += 1;
+            }
+            b':' if d == 1 => rule_key_desc = Some(direction_desc(key_before(b, from, p)?)),
+            b':' if rule.is_some() => field = Some((key_before(b, from, p)?, ws(b, p + 1))),
+            b',' | b'}' | b']' => {
+                if d == 2 {
+                    if let (Some(r), Some((key, vs))) = (rule.as_mut(), field.take()) {
+                        r.field(b, key, vs, ws_back(b, p))?;
+                    }
+                    if c != b',' {
+                        if let Some(r) = rule.take() {
+                            keys.push(b, r)?;
+                        }
+                    }
+                }
+                if c == b',' {
+                    from = p + 1;
+                } else {
+                    d -= 1;
+                    if d == 0 {
+                        if c != b'}' {
+                            return Err(Bad(p));
+                        }
+                        break p + 1;
+                    }
+                }
+                if d == 1 {
+                    rule_key_desc = None;
+                }
+            }
+            _ => {}
+        }
+    };
+    keys.finish();
+    Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::cmp_comps;
+    use std::cmp::Ordering;
+
+    fn key(details: &str) -> Vec<Comp<'_>> {
+        let mut comps = Vec::new();
+        let end = DetailsReader::default()
+            .read(details.as_bytes(), 0, 0, &mut comps)
+            .unwrap();
+        assert_eq!(end, details.len());
+        comps
+    }
+
+    #[test]
+    fn mixed_types_order_like_fixture_104_105() {
+        // Fixture 104 (asc) / 105 (desc) detail values, in Meilisearch's output order.
+        let asc = [
+            "-1.0",
+            "2.5",
+            "3.0",
+            "10.0",
+            "\"10\"",
+            "\"apple\"",
+            "\"banana\"",
+            "\"true\"",
+            "null",
+        ];
+        let desc = [
+            "10.0",
+            "3.0",
+            "2.5",
+            "-1.0",
+            "\"true\"",
+            "\"banana\"",
+            "\"apple\"",
+            "\"10\"",
+            "null",
+        ];
+        for (vals, dir) in [(asc, "asc"), (desc, "desc")] {
+            let ds: Vec<String> = vals
+                .iter()
+                .map(|v| format!(r#"{{"v:{dir}":{{"order":0,"value":{v}}}}}"#))
+                .collect();
+            let keys: Vec<_> = ds.iter().map(|d| key(d)).collect();
+            for w in keys.windows(2) {
+                assert_eq!(cmp_comps(&w[0], &w[1]), Ordering::Less, "{w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn walks_in_order_field() {
+        let k = key(r#"{"b:desc":{"order":1,"value":2.0},"words":{"order":0,"score":0.5}}"#);
+        assert_eq!(
+            k,
+            vec![
+                Comp::Rank(Num::F(0.5)),
+                Comp::Sort {
+                    desc: true,
+                    val: SortVal::Num(Num::F(2.0))
+                }
+            ]
+        );
+    }
+
+    /// A details object: rules in a shuffled body order, each a rank rule (`score`) or a sort
+    /// rule (`value`), with fields the key ignores, compact or with whitespace.
+    fn details_json() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let value = prop_oneof![
+            (0u32..3000, 0u32..100).prop_map(|(a, b)| format!("{a}.{b}")),
+            (-50i32..50).prop_map(|a| a.to_string()),
+            Just("1e3".to_string()),
+            Just("1.2.3".to_string()),
+            "[a-z\\\\\"é ]{0,6}".prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("[3,\"x\",1]".to_string()),
+        ];
+        let rule = (
+            any::<bool>(),
+            value,
+            0u32..=1000,
+            any::<bool>(),
+            any::<bool>(),
+        );
+        (
+            prop::collection::vec(rule, 0..6),
+            any::<u64>(),
+            any::<bool>(),
+        )
+            .prop_map(|(rules, seed, spaced)| {
+                let n = rules.len();
+                let mut idx: Vec<usize> = (0..n).collect();
+                // For odd seeds a fixed shuffle: body order differs from `order`.
+                if seed % 2 == 1 {
+                    for i in (1..n).rev() {
+                        idx.swap(i, (seed as usize >> (i % 16)) % (i + 1));
+                    }
+                }
+                let sep = if spaced { " , " } else { "," };
+                let members: Vec<String> = idx
+                    .iter()
+                    .map(|&o| {
+                        let (sort, value, score, desc, extra) = &rules[o];
+                        let (name, field) = if *sort {
+                            let dir = if *desc { "desc" } else { "asc" };
+                            (format!("f{o}:{dir}"), format!("\"value\":{value}"))
+                        } else {
+                            (
+                                format!("rank{o}"),
+                                format!("\"score\":{}", f64::from(*score) / 1000.0),
+                            )
+                        };
+                        let extra = if *extra {
+                            format!("\"matchType\":\"x\"{sep}")
+                        } else {
+                            String::new()
+                        };
+                        format!("\"{name}\":{{{extra}\"order\":{o}{sep}{field}}}")
+                    })
+                    .collect();
+                format!("{{{}}}", members.join(sep))
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn readers_agree(
+            d in details_json(),
+            cut in 1usize..400,
+            byte in proptest::prelude::any::<u8>(),
+            digit_at in 0usize..60,
+            digit in b'0'..=b'9',
+        ) {
+            // A hit continues after its details (the plain-string scan reads 8 bytes at a time).
+            let whole = format!("{d}}}, \"more\": 1}}");
+            let mut mutated = whole.clone().into_bytes();
+            if let Some(c) = mutated.get_mut(cut) {
+                *c = byte;
+            }
+            // Another hit of the same search: one digit changed.
+            let mut other = whole.clone().into_bytes();
+            let digits: Vec<usize> = (0..d.len()).filter(|&i| other[i].is_ascii_digit()).collect();
+            if !digits.is_empty() {
+                other[digits[digit_at % digits.len()]] = digit;
+            }
+            let (mut comps, mut orders, mut spans) = (Vec::new(), Vec::new(), Vec::new());
+            let template = match details_key_compact(whole.as_bytes(), 0, &mut comps, &mut orders, Some(&mut spans)) {
+                Some((end, true)) => Template::learn(whole.as_bytes(), 0, end, &spans),
+                _ => None,
+            };
+            if let Some(t) = &template {
+                proptest::prop_assert!(t.read(whole.as_bytes(), 0, &mut comps).is_some(), "template refused {}", d);
+            }
+            let mut reader = DetailsReader::default();
+            for body in [whole.as_bytes(), &mutated[..], &other[..]] {
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                let general = details_key_in::<false>(body, 0, &mut want, &mut orders);
+                if let Some((end, _)) = details_key_compact(body, 0, &mut got, &mut orders, None) {
+                    proptest::prop_assert_eq!(Ok(end), general);
+                    proptest::prop_assert_eq!(&got, &want);
+                } else if !d.contains([' ', '\\', '[']) && d.is_ascii() && body == whole.as_bytes() && general.is_ok() {
+                    // Compact, ASCII, escape-free, scalars only and valid: the fast path must
+                    // take it.
+                    proptest::prop_assert!(false, "compact path refused {}", d);
+                }
+                if let Some(end) = template.as_ref().and_then(|t| t.read(body, 0, &mut got)) {
+                    proptest::prop_assert_eq!(Ok(end), general, "{}", String::from_utf8_lossy(body));
+                    proptest::prop_assert_eq!(&got, &want);
+                }
+                // All three behind the one entry point, learning from the first body.
+                let read = reader.read(body, 0, 0, &mut got);
+                proptest::prop_assert_eq!(read, general);
+                if read.is_ok() {
+                    proptest::prop_assert_eq!(&got, &want);
+                }
+            }
+        }
+    }
+}
