@@ -470,7 +470,8 @@ fn merge_inner(
                 pos: 0,
                 score: Num::F(f64::NEG_INFINITY),
                 has_details: false,
-                comps: Vec::new(),
+                // Room for the usual 7–10 ranking rules, so keys do not regrow per hit.
+                comps: Vec::with_capacity(16),
                 cuts: Vec::new(),
                 nested: Vec::new(),
             };

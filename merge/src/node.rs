@@ -138,9 +138,18 @@ impl<'a> Node<'a> {
     /// members: a `],"query":` nested any deeper leaves brackets to close after that object.
     /// The hits in between are neither read nor emitted, so they are not checked either.
     fn hits_end_from_back(&self) -> Option<usize> {
+        const AFTER: &[u8] = b",\"query\":";
         let from = self.hits.end();
-        let at = memchr::memmem::rfind(self.b.get(from..)?, b"],\"query\":")?;
-        Some(from + at + 1)
+        // The tail is short: step back through its `]`s (a `memmem` searcher costs more to set
+        // up than this).
+        let mut to = self.b.len();
+        loop {
+            let at = from + memchr::memrchr(b']', self.b.get(from..to)?)?;
+            if self.b.get(at + 1..at + 1 + AFTER.len()) == Some(AFTER) {
+                return Some(at + 1);
+            }
+            to = at;
+        }
     }
 
     /// Reads the top-level members from the current position to the end of the body.
