@@ -3,6 +3,9 @@
 
 use futures_util::future::join_all;
 use miroir_io::{Request, Response};
+use miroir_merge::federation::{
+    check_compatible, compare_hits, score_values, FederatedQuery, QueryKind, QueryRules, ScoreValue,
+};
 use miroir_merge::merge_facet_search;
 use serde_json::{json, Map, Value};
 
@@ -56,6 +59,36 @@ fn merge_distribution(into: &mut Map<String, Value>, dist: &Map<String, Value>) 
                 target.insert(value.clone(), Value::from(sum));
             }
         }
+    }
+}
+
+/// Which ranking fields the client asked a query's hits to show.
+#[derive(Clone, Copy)]
+struct Shown {
+    score: bool,
+    details: bool,
+}
+
+/// A hit of a federated search with its merge key.
+struct FederatedHit {
+    key: Vec<ScoreValue>,
+    /// `_rankingScore × weight`.
+    score: f64,
+    hit: Value,
+}
+
+/// What kind of search a query is, for its ranking rules.
+fn query_kind(params: &Map<String, Value>) -> QueryKind {
+    if params.get("vector").is_some_and(|v| !v.is_null())
+        || params.get("hybrid").is_some_and(|v| !v.is_null())
+    {
+        return QueryKind::Vector;
+    }
+    match params.get("q").and_then(Value::as_str) {
+        Some(q) if !q.is_empty() => QueryKind::Keyword {
+            matching_all: params.get("matchingStrategy").and_then(Value::as_str) == Some("all"),
+        },
+        _ => QueryKind::Placeholder,
     }
 }
 
@@ -130,10 +163,11 @@ impl Api {
                 .as_ref()
                 .and_then(|o| o["weight"].as_f64())
                 .unwrap_or(1.0);
-            let show_score = params
-                .get("showRankingScore")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            let show = |k: &str| params.get(k).and_then(Value::as_bool).unwrap_or(false);
+            let shown = Shown {
+                score: show("showRankingScore"),
+                details: show("showRankingScoreDetails"),
+            };
             if let Some(f) = federation {
                 params.remove("page");
                 params.remove("hitsPerPage");
@@ -144,7 +178,12 @@ impl Api {
                     params.insert("facets".into(), facets.clone());
                 }
             }
-            prepared.push((uid, params, weight, show_score));
+            prepared.push((uid, params, weight, shown));
+        }
+        if federation.is_some() {
+            if let Err(r) = self.federated_rules(req, auth, &mut prepared, trace).await {
+                return r;
+            }
         }
         let results = join_all(prepared.iter().map(|(uid, params, _, _)| {
             self.search_index(req, auth, uid, params, &request_uid, trace)
@@ -183,12 +222,12 @@ impl Api {
             return Response::json(200, out);
         };
 
-        // Federated: one list by weighted ranking score.
-        let mut hits: Vec<(f64, usize, usize, Value)> = Vec::new();
+        // Federated: the queries' lists merged by Meilisearch's federated key.
+        let mut lists: Vec<std::collections::VecDeque<FederatedHit>> = Vec::new();
         let mut total = 0u64;
         let mut processing = 0u64;
         let mut by_index: Map<String, Value> = Map::new();
-        for (position, (searched, (uid, _, weight, show_score))) in
+        for (position, (searched, (uid, _, weight, shown))) in
             answers.iter().zip(&prepared).enumerate()
         {
             let answer: Value = serde_json::from_slice(&searched.body).unwrap_or(Value::Null);
@@ -200,35 +239,54 @@ impl Api {
                     json!({"distribution": answer["facetDistribution"], "stats": answer.get("facetStats").cloned().unwrap_or(json!({}))}),
                 );
             }
-            for (rank, mut hit) in answer["hits"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .enumerate()
-            {
-                let score = hit["_rankingScore"].as_f64().unwrap_or(0.0) * weight;
-                if let Some(obj) = hit.as_object_mut() {
-                    if !show_score {
-                        obj.remove("_rankingScore");
+            let hits = answer["hits"].as_array().cloned().unwrap_or_default();
+            lists.push(
+                hits.into_iter()
+                    .map(|mut hit| {
+                        let ranking_score = hit["_rankingScore"].as_f64().unwrap_or(0.0);
+                        let score = ranking_score * weight;
+                        let key = score_values(hit.get("_rankingScoreDetails"), ranking_score, *weight);
+                        if let Some(obj) = hit.as_object_mut() {
+                            if !shown.score {
+                                obj.remove("_rankingScore");
+                            }
+                            if !shown.details {
+                                obj.remove("_rankingScoreDetails");
+                            }
+                            obj.insert("_federation".into(), json!({"indexUid": uid, "queriesPosition": position, "weightedRankingScore": score}));
+                        }
+                        FederatedHit { key, score, hit }
+                    })
+                    .collect(),
+            );
+        }
+        let mut page = Vec::with_capacity(fed_take);
+        for n in 0..fed_skip.saturating_add(fed_take) {
+            // The best head; on a tie the earlier query.
+            let mut best: Option<usize> = None;
+            for (q, list) in lists.iter().enumerate() {
+                let Some(head) = list.front() else { continue };
+                let better = match best.and_then(|b| lists.get(b)).and_then(|l| l.front()) {
+                    None => true,
+                    Some(cur) => {
+                        compare_hits(&head.key, head.score, &cur.key, cur.score)
+                            == std::cmp::Ordering::Greater
                     }
-                    obj.insert("_federation".into(), json!({"indexUid": uid, "queriesPosition": position, "weightedRankingScore": score}));
+                };
+                if better {
+                    best = Some(q);
                 }
-                hits.push((score, position, rank, hit));
+            }
+            let Some(hit) = best
+                .and_then(|b| lists.get_mut(b))
+                .and_then(|l| l.pop_front())
+            else {
+                break;
+            };
+            if n >= fed_skip {
+                page.push(hit.hit);
             }
         }
-        hits.sort_by(|a, b| {
-            b.0.partial_cmp(&a.0)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.1.cmp(&b.1))
-                .then(a.2.cmp(&b.2))
-        });
-        let page: Vec<Value> = hits
-            .into_iter()
-            .skip(fed_skip)
-            .take(fed_take)
-            .map(|h| h.3)
-            .collect();
         let mut out = Map::new();
         out.insert("hits".into(), Value::from(page));
         out.insert("processingTimeMs".into(), Value::from(processing));
@@ -268,6 +326,75 @@ impl Api {
         }
         out.insert("requestUid".into(), Value::from(request_uid));
         json_response(200, &Value::Object(out))
+    }
+
+    /// Federated search: reads each index's ranking rules (from one node, as GET settings
+    /// does), refuses queries whose results cannot be merged (Meilisearch's
+    /// `invalid_multi_search_query_ranking_rules`), and asks every query for its ranking
+    /// score details when a sort step is to be compared.
+    async fn federated_rules(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        prepared: &mut [(String, Map<String, Value>, f64, Shown)],
+        trace: &RequestTrace,
+    ) -> Result<(), Response> {
+        let mut uids: Vec<&str> = prepared
+            .iter()
+            .map(|(uid, ..)| uid.as_str())
+            .filter(|uid| self.cluster.indexes.get(uid).is_some())
+            .collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let authorization = self.node_authorization(req, auth);
+        let fetched = join_all(uids.iter().map(|uid| {
+            let path = format!("/indexes/{uid}/settings/ranking-rules");
+            async move { self.read_settings(&path, authorization, trace).await }
+        }))
+        .await;
+        let mut rules_of: std::collections::HashMap<&str, Vec<String>> = Default::default();
+        for (uid, rules) in uids.iter().zip(fetched) {
+            rules_of.insert(uid, serde_json::from_value(rules?).unwrap_or_default());
+        }
+        let rules: Vec<Option<QueryRules>> = prepared
+            .iter()
+            .map(|(uid, params, ..)| {
+                let sort: Option<Vec<String>> = params
+                    .get("sort")
+                    .and_then(|s| serde_json::from_value(s.clone()).ok());
+                QueryRules::new(
+                    rules_of.get(uid.as_str())?,
+                    sort.as_deref(),
+                    query_kind(params),
+                )
+            })
+            .collect();
+        let queries: Vec<FederatedQuery<'_>> = rules
+            .iter()
+            .zip(prepared.iter())
+            .enumerate()
+            .filter_map(|(position, (r, (uid, ..)))| {
+                Some(FederatedQuery {
+                    position,
+                    index_uid: uid,
+                    rules: r.as_ref()?,
+                })
+            })
+            .collect();
+        if let Err((position, message)) = check_compatible(&queries) {
+            return Err(Response::error(
+                400,
+                "invalid_multi_search_query_ranking_rules",
+                "invalid_request",
+                &format!("Inside `.queries[{position}]`: {message}"),
+            ));
+        }
+        if rules.iter().flatten().any(QueryRules::sorts) {
+            for (_, params, ..) in prepared.iter_mut() {
+                params.insert("showRankingScoreDetails".into(), Value::from(true));
+            }
+        }
+        Ok(())
     }
 
     /// Facet values matching a facet query, counted over every shard.

@@ -145,7 +145,7 @@ impl Api {
         self.accept_task(task, &[], trace).await
     }
 
-    async fn read_settings(
+    pub(crate) async fn read_settings(
         &self,
         path: &str,
         authorization: Option<&[u8]>,

@@ -345,6 +345,61 @@ fn multi_search_and_facet_search() {
         "{fed}"
     );
 
+    // Federated sort: both queries' hits merged by year, the latest first (placeholder
+    // searches, so the sort is the first step).
+    let fed_sorted = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({
+            "federation": {"limit": 10},
+            "queries": [
+                {"indexUid": "movies", "filter": "genres = Horror", "sort": ["year:desc"]},
+                {"indexUid": "movies", "filter": "genres = Drama", "sort": ["year:desc"], "showRankingScoreDetails": true},
+            ]
+        }),
+    );
+    assert_eq!(fed_sorted.status, 200, "{}", fed_sorted.text());
+    let fed_sorted = fed_sorted.json();
+    let years: Vec<u64> = fed_sorted["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["year"].as_u64().unwrap())
+        .collect();
+    let mut expected: Vec<u64> = (0..1000)
+        .filter(|i| i % 4 == 0 || i % 4 == 2)
+        .map(|i| doc(i)["year"].as_u64().unwrap())
+        .collect();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(years, expected[..10].to_vec(), "{fed_sorted}");
+    for hit in fed_sorted["hits"].as_array().unwrap() {
+        let asked = hit["_federation"]["queriesPosition"] == 1;
+        assert_eq!(hit.get("_rankingScoreDetails").is_some(), asked, "{hit}");
+    }
+    // Sorts in opposite directions cannot be merged: Meilisearch's error (fixture 130).
+    let refused = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({
+            "federation": {},
+            "queries": [
+                {"indexUid": "movies", "sort": ["year:desc"]},
+                {"indexUid": "movies", "sort": ["year:asc"]},
+            ]
+        }),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    let refused = refused.json();
+    assert_eq!(refused["code"], "invalid_multi_search_query_ranking_rules");
+    assert_eq!(refused["type"], "invalid_request");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Inside `.queries[1]`: The results of queries #0 and #1 are incompatible: \n  1. `queries[0].sort[0]`, `movies.rankingRules[0]`: descending sort rule(s) on field `year`\n  2. `queries[1].sort[0]`, `movies.rankingRules[0]`: ascending sort rule(s) on field `year`\n  - cannot compare two sort rules in opposite directions\n"),
+        "{message}"
+    );
+
     let facets = send(
         &m,
         "POST",

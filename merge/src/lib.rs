@@ -77,6 +77,7 @@
 
 mod details;
 mod facets;
+pub mod federation;
 mod key;
 mod node;
 mod scan;

@@ -447,3 +447,73 @@ fn hits_past_the_page_end_where_the_body_says() {
     let mut out = Vec::new();
     assert!(merge_search(&MergeRequest::new(0, 1), &[truncated.as_bytes()], &mut out).is_err());
 }
+
+/// The v1.50 default ranking rules.
+fn default_rules() -> Vec<String> {
+    [
+        "words",
+        "typo",
+        "proximity",
+        "attributeRank",
+        "sort",
+        "wordPosition",
+        "exactness",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn federated_sorts_in_opposite_directions_are_refused_like_fixture_130() {
+    use miroir_merge::federation::{check_compatible, FederatedQuery, QueryKind, QueryRules};
+    let f = Fixture::load("130");
+    let queries = f.request()["body"]["queries"].clone();
+    // `movies_more` has the custom rule `rating:asc` after the defaults (the fixture's note).
+    let mut more_rules = default_rules();
+    more_rules.push("rating:asc".into());
+    let sort =
+        |i: usize| -> Vec<String> { serde_json::from_value(queries[i]["sort"].clone()).unwrap() };
+    let keyword = QueryKind::Keyword {
+        matching_all: false,
+    };
+    let (s0, s1) = (sort(0), sort(1));
+    let q0 = QueryRules::new(&default_rules(), Some(&s0), keyword).unwrap();
+    let q1 = QueryRules::new(&more_rules, Some(&s1), keyword).unwrap();
+    let err = check_compatible(&[
+        FederatedQuery {
+            position: 0,
+            index_uid: "movies",
+            rules: &q0,
+        },
+        FederatedQuery {
+            position: 1,
+            index_uid: "movies_more",
+            rules: &q1,
+        },
+    ])
+    .unwrap_err();
+    let want = f.response();
+    assert_eq!(
+        format!("Inside `.queries[{}]`: {}", err.0, err.1),
+        want["body"]["message"].as_str().unwrap()
+    );
+    // Same directions merge; so does a query without sort (its one relevancy step compares
+    // with the first step of the other).
+    let q1_desc = QueryRules::new(&default_rules(), Some(&s0), keyword).unwrap();
+    let plain = QueryRules::new(&default_rules(), None, keyword).unwrap();
+    for other in [&q1_desc, &plain] {
+        let ok = check_compatible(&[
+            FederatedQuery {
+                position: 0,
+                index_uid: "movies",
+                rules: &q0,
+            },
+            FederatedQuery {
+                position: 1,
+                index_uid: "movies",
+                rules: other,
+            },
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+}
