@@ -729,15 +729,12 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
-    const DEFAULT: &[&str] = &[
-        "words",
-        "typo",
-        "proximity",
-        "attributeRank",
-        "sort",
-        "wordPosition",
-        "exactness",
-    ];
+    /// Meilisearch's default ranking rules, as recorded in fixture 024.
+    fn default_rules() -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/024.json");
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        serde_json::from_value(fixture["response"]["body"]["rankingRules"].clone()).unwrap()
+    }
 
     fn check(a: &QueryRules, b: &QueryRules) -> Result<(), (usize, String)> {
         check_compatible(&[
@@ -758,9 +755,9 @@ mod tests {
     fn placeholder_sort_against_keyword_sort() {
         let sort = rules(&["year:desc"]);
         let placeholder =
-            QueryRules::new(&rules(DEFAULT), Some(&sort), QueryKind::Placeholder).unwrap();
+            QueryRules::new(&default_rules(), Some(&sort), QueryKind::Placeholder).unwrap();
         let keyword = QueryRules::new(
-            &rules(DEFAULT),
+            &default_rules(),
             Some(&sort),
             QueryKind::Keyword {
                 matching_all: false,
@@ -804,7 +801,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(all.canonical_rules, rules(&["typo"]));
-        assert!(QueryRules::new(&rules(DEFAULT), None, QueryKind::Vector).is_none());
+        assert!(QueryRules::new(&default_rules(), None, QueryKind::Vector).is_none());
     }
 
     #[test]

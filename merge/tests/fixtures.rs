@@ -448,24 +448,27 @@ fn hits_past_the_page_end_where_the_body_says() {
     assert!(merge_search(&MergeRequest::new(0, 1), &[truncated.as_bytes()], &mut out).is_err());
 }
 
-/// The v1.50 default ranking rules.
+/// Meilisearch's default ranking rules (fixture 024: the settings of a new index).
 fn default_rules() -> Vec<String> {
-    [
-        "words",
-        "typo",
-        "proximity",
-        "attributeRank",
-        "sort",
-        "wordPosition",
-        "exactness",
-    ]
-    .map(String::from)
-    .to_vec()
+    serde_json::from_value(Fixture::load("024").response()["body"]["rankingRules"].clone()).unwrap()
+}
+
+/// A query of a federated search.
+fn federated<'a>(
+    position: usize,
+    index_uid: &'a str,
+    rules: &'a miroir_merge::federation::QueryRules,
+) -> miroir_merge::federation::FederatedQuery<'a> {
+    miroir_merge::federation::FederatedQuery {
+        position,
+        index_uid,
+        rules,
+    }
 }
 
 #[test]
 fn federated_sorts_in_opposite_directions_are_refused_like_fixture_130() {
-    use miroir_merge::federation::{check_compatible, FederatedQuery, QueryKind, QueryRules};
+    use miroir_merge::federation::{check_compatible, QueryKind, QueryRules};
     let f = Fixture::load("130");
     let queries = f.request()["body"]["queries"].clone();
     // `movies_more` has the custom rule `rating:asc` after the defaults (the fixture's note).
@@ -480,16 +483,8 @@ fn federated_sorts_in_opposite_directions_are_refused_like_fixture_130() {
     let q0 = QueryRules::new(&default_rules(), Some(&s0), keyword).unwrap();
     let q1 = QueryRules::new(&more_rules, Some(&s1), keyword).unwrap();
     let err = check_compatible(&[
-        FederatedQuery {
-            position: 0,
-            index_uid: "movies",
-            rules: &q0,
-        },
-        FederatedQuery {
-            position: 1,
-            index_uid: "movies_more",
-            rules: &q1,
-        },
+        federated(0, "movies", &q0),
+        federated(1, "movies_more", &q1),
     ])
     .unwrap_err();
     let want = f.response();
@@ -502,18 +497,7 @@ fn federated_sorts_in_opposite_directions_are_refused_like_fixture_130() {
     let q1_desc = QueryRules::new(&default_rules(), Some(&s0), keyword).unwrap();
     let plain = QueryRules::new(&default_rules(), None, keyword).unwrap();
     for other in [&q1_desc, &plain] {
-        let ok = check_compatible(&[
-            FederatedQuery {
-                position: 0,
-                index_uid: "movies",
-                rules: &q0,
-            },
-            FederatedQuery {
-                position: 1,
-                index_uid: "movies",
-                rules: other,
-            },
-        ]);
+        let ok = check_compatible(&[federated(0, "movies", &q0), federated(1, "movies", other)]);
         assert!(ok.is_ok(), "{ok:?}");
     }
 }
