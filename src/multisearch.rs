@@ -77,6 +77,17 @@ struct FederatedHit {
     hit: Value,
 }
 
+/// A query of a multi-search: its index, the parameters sent, its federation weight and what
+/// the client asked to show.
+type Prepared = (String, Map<String, Value>, f64, Shown);
+
+/// Asks every query for its ranking score details (removed again unless the client asked).
+fn ask_details(prepared: &mut [Prepared]) {
+    for (_, params, ..) in prepared.iter_mut() {
+        params.insert("showRankingScoreDetails".into(), Value::from(true));
+    }
+}
+
 /// What kind of search a query is, for its ranking rules.
 fn query_kind(params: &Map<String, Value>) -> QueryKind {
     if params.get("vector").is_some_and(|v| !v.is_null())
@@ -180,15 +191,34 @@ impl Api {
             }
             prepared.push((uid, params, weight, shown));
         }
-        if federation.is_some() {
-            if let Err(r) = self.federated_rules(req, auth, &mut prepared, trace).await {
-                return r;
+        let results = if federation.is_some() {
+            // Hits need their details to compare sort steps. A query's `sort` says so before
+            // searching; an index's custom sort rules only once its ranking rules are read,
+            // which runs beside the searches (then searched again, with details).
+            let sorted = prepared
+                .iter()
+                .any(|(_, params, ..)| params.get("sort").is_some_and(|s| !s.is_null()));
+            if sorted {
+                ask_details(&mut prepared);
             }
-        }
-        let results = join_all(prepared.iter().map(|(uid, params, _, _)| {
-            self.search_index(req, auth, uid, params, &request_uid, trace)
-        }))
-        .await;
+            let (rules, results) = futures_util::future::join(
+                self.federated_rules(req, auth, &prepared, trace),
+                self.search_queries(req, auth, &prepared, &request_uid, trace),
+            )
+            .await;
+            match rules {
+                Err(r) => return r,
+                Ok(true) if !sorted => {
+                    ask_details(&mut prepared);
+                    self.search_queries(req, auth, &prepared, &request_uid, trace)
+                        .await
+                }
+                Ok(_) => results,
+            }
+        } else {
+            self.search_queries(req, auth, &prepared, &request_uid, trace)
+                .await
+        };
         let mut answers = Vec::with_capacity(results.len());
         for (i, result) in results.into_iter().enumerate() {
             match result {
@@ -328,17 +358,32 @@ impl Api {
         json_response(200, &Value::Object(out))
     }
 
+    /// Every query's search, concurrently, in input order.
+    async fn search_queries(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        prepared: &[Prepared],
+        request_uid: &str,
+        trace: &RequestTrace,
+    ) -> Vec<Result<crate::search::Searched, Response>> {
+        join_all(prepared.iter().map(|(uid, params, _, _)| {
+            self.search_index(req, auth, uid, params, request_uid, trace)
+        }))
+        .await
+    }
+
     /// Federated search: reads each index's ranking rules (from one node, as GET settings
-    /// does), refuses queries whose results cannot be merged (Meilisearch's
-    /// `invalid_multi_search_query_ranking_rules`), and asks every query for its ranking
-    /// score details when a sort step is to be compared.
+    /// does) and refuses queries whose results cannot be merged (Meilisearch's
+    /// `invalid_multi_search_query_ranking_rules`). `Ok(true)` when a sort step is to be
+    /// compared (hits then need their ranking score details).
     async fn federated_rules(
         &self,
         req: &Request<'_>,
         auth: &ClientAuth<'_>,
-        prepared: &mut [(String, Map<String, Value>, f64, Shown)],
+        prepared: &[Prepared],
         trace: &RequestTrace,
-    ) -> Result<(), Response> {
+    ) -> Result<bool, Response> {
         let mut uids: Vec<&str> = prepared
             .iter()
             .map(|(uid, ..)| uid.as_str())
@@ -389,12 +434,7 @@ impl Api {
                 &format!("Inside `.queries[{position}]`: {message}"),
             ));
         }
-        if rules.iter().flatten().any(QueryRules::sorts) {
-            for (_, params, ..) in prepared.iter_mut() {
-                params.insert("showRankingScoreDetails".into(), Value::from(true));
-            }
-        }
-        Ok(())
+        Ok(rules.iter().flatten().any(QueryRules::sorts))
     }
 
     /// Facet values matching a facet query, counted over every shard.

@@ -428,4 +428,46 @@ fn multi_search_and_facet_search() {
         .map(|h| h["count"].as_u64().unwrap())
         .sum();
     assert_eq!(total, 1000, "{all}");
+
+    // A custom sort rule in the index's ranking rules, no `sort` in the queries: Miroir learns
+    // of it from the rules and merges by it (placeholder searches: it is the only step).
+    let mut rules: Vec<Value> = send(
+        &m,
+        "GET",
+        "/indexes/movies/settings/ranking-rules",
+        &json!(null),
+    )
+    .json()
+    .as_array()
+    .unwrap()
+    .clone();
+    rules.push(json!("year:asc"));
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "PUT",
+            "/indexes/movies/settings/ranking-rules",
+            &Value::from(rules),
+        )),
+    );
+    let by_rule = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({
+            "federation": {"limit": 10},
+            "queries": [
+                {"indexUid": "movies", "filter": "genres = Horror"},
+                {"indexUid": "movies", "filter": "genres = Drama"},
+            ]
+        }),
+    );
+    assert_eq!(by_rule.status, 200, "{}", by_rule.text());
+    let by_rule = by_rule.json();
+    let mut earliest = latest_years(|i| i % 4 == 0 || i % 4 == 2, 1000);
+    earliest.reverse();
+    earliest.truncate(10);
+    assert_eq!(years(&by_rule["hits"]), earliest, "{by_rule}");
+    assert!(by_rule["hits"][0].get("_rankingScoreDetails").is_none());
 }
