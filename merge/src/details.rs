@@ -250,8 +250,8 @@ fn compact_scalar_end(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// [`details_key`] for the compact form Meilisearch writes — no whitespace, keys without
-/// escapes, each rule an object of scalars — read byte by byte in one pass. `None` when the
+/// [`DetailsReader::read`] for the compact form Meilisearch writes — no whitespace, ASCII keys
+/// without escapes, each rule an object of scalars — read in one pass. `None` when the
 /// object is not of that form or a number the key uses is invalid: the caller then reads it
 /// with the general reader, which decides (so both accept and reject the same bodies, and
 /// build the same key).
@@ -523,7 +523,7 @@ fn details_key_in<'a, const AVX2: bool>(
     orders: &mut Vec<(u64, usize)>,
 ) -> R<usize> {
     let mut keys = RuleKeys::new(comps, orders);
-    // SAFETY: AVX2 = true only after `has_avx2()` said yes (in `details_key`).
+    // SAFETY: AVX2 = true only after `has_avx2()` said yes (in `DetailsReader::read`).
     let mut st = unsafe { Structurals::<AVX2>::new(b, s + 1) };
     // Containers open: 1 = inside the details object, 2 = inside a rule's value.
     let mut d = 1usize;
