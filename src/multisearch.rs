@@ -88,11 +88,61 @@ fn ask_details(prepared: &mut [Prepared]) {
     }
 }
 
-/// What kind of search a query is, for its ranking rules.
-fn query_kind(params: &Map<String, Value>) -> QueryKind {
-    if params.get("vector").is_some_and(|v| !v.is_null())
-        || params.get("hybrid").is_some_and(|v| !v.is_null())
+/// Query options Meilisearch refuses where they are: `federationOptions` outside a federated
+/// search; pagination or `facets` inside one (they belong to `federation`). Its messages.
+fn misplaced_option(
+    position: usize,
+    uid: &str,
+    params: &Map<String, Value>,
+    federated: bool,
+) -> Option<Response> {
+    let set = |k: &str| params.get(k).is_some_and(|v| !v.is_null());
+    if !federated {
+        return set("federationOptions").then(|| {
+            query_error(
+                position,
+                Response::error(
+                    400,
+                    "invalid_multi_search_federation_options",
+                    "invalid_request",
+                    &format!("Using `federationOptions` is not allowed in a non-federated search.\n - Hint: remove `federationOptions` from query #{position} or add `federation` to the request."),
+                ),
+            )
+        });
+    }
+    if let Some(field) = ["offset", "limit", "page", "hitsPerPage"]
+        .into_iter()
+        .find(|k| set(k))
     {
+        return Some(Response::error(
+            400,
+            "invalid_multi_search_query_pagination",
+            "invalid_request",
+            &format!("Inside `.queries[{position}]`: Using pagination options is not allowed in federated queries.\n - Hint: remove `{field}` from query #{position} or remove `federation` from the request\n - Hint: pass `federation.limit` and `federation.offset` for pagination in federated search"),
+        ));
+    }
+    let facets: Vec<String> = params
+        .get("facets")
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default();
+    (!facets.is_empty()).then(|| {
+        Response::error(
+            400,
+            "invalid_multi_search_query_facets",
+            "invalid_request",
+            &format!("Inside `.queries[{position}]`: Using facet options is not allowed in federated queries.\n - Hint: remove `facets` from query #{position} or remove `federation` from the request\n - Hint: pass `federation.facetsByIndex.{uid}: {facets:?}` for facets in federated search"),
+        )
+    })
+}
+
+/// What kind of search a query is, for its ranking rules (as Meilisearch decides it: a hybrid
+/// search with `semanticRatio` 1 is semantic only; otherwise `q` decides).
+fn query_kind(params: &Map<String, Value>) -> QueryKind {
+    let ratio = params
+        .get("hybrid")
+        .and_then(|h| h.get("semanticRatio"))
+        .and_then(Value::as_f64);
+    if ratio == Some(1.0) {
         return QueryKind::Vector;
     }
     match params.get("q").and_then(Value::as_str) {
@@ -169,6 +219,9 @@ impl Api {
                     ),
                 );
             };
+            if let Some(error) = misplaced_option(i, &uid, &params, federation.is_some()) {
+                return error;
+            }
             let options = params.remove("federationOptions");
             let weight = options
                 .as_ref()
@@ -414,7 +467,7 @@ impl Api {
                 )
             })
             .collect();
-        let queries: Vec<FederatedQuery<'_>> = rules
+        let mut queries: Vec<FederatedQuery<'_>> = rules
             .iter()
             .zip(prepared.iter())
             .enumerate()
@@ -426,6 +479,8 @@ impl Api {
                 })
             })
             .collect();
+        // Meilisearch checks index by index (by uid), each index's queries in input order.
+        queries.sort_by_key(|q| q.index_uid);
         if let Err((position, message)) = check_compatible(&queries) {
             return Err(Response::error(
                 400,

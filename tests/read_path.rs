@@ -379,6 +379,29 @@ fn multi_search_and_facet_search() {
         let asked = hit["_federation"]["queriesPosition"] == 1;
         assert_eq!(hit.get("_rankingScoreDetails").is_some(), asked, "{hit}");
     }
+    // Options Meilisearch refuses where they are, with its messages.
+    let misplaced = |body: Value| {
+        let r = send(&m, "POST", "/multi-search", &body);
+        assert_eq!(r.status, 400, "{}", r.text());
+        r.json()
+    };
+    let paged = misplaced(json!({"federation": {}, "queries": [
+        {"indexUid": "movies", "q": "a"},
+        {"indexUid": "movies", "q": "b", "limit": 5},
+    ]}));
+    assert_eq!(paged["code"], "invalid_multi_search_query_pagination");
+    assert_eq!(paged["message"], "Inside `.queries[1]`: Using pagination options is not allowed in federated queries.\n - Hint: remove `limit` from query #1 or remove `federation` from the request\n - Hint: pass `federation.limit` and `federation.offset` for pagination in federated search");
+    let faceted = misplaced(json!({"federation": {}, "queries": [
+        {"indexUid": "movies", "q": "a", "facets": ["genres"]},
+    ]}));
+    assert_eq!(faceted["code"], "invalid_multi_search_query_facets");
+    assert_eq!(faceted["message"], "Inside `.queries[0]`: Using facet options is not allowed in federated queries.\n - Hint: remove `facets` from query #0 or remove `federation` from the request\n - Hint: pass `federation.facetsByIndex.movies: [\"genres\"]` for facets in federated search");
+    let weighted = misplaced(json!({"queries": [
+        {"indexUid": "movies", "q": "a", "federationOptions": {"weight": 2.0}},
+    ]}));
+    assert_eq!(weighted["code"], "invalid_multi_search_federation_options");
+    assert_eq!(weighted["message"], "Inside `.queries[0]`: Using `federationOptions` is not allowed in a non-federated search.\n - Hint: remove `federationOptions` from query #0 or add `federation` to the request.");
+
     // Sorts in opposite directions cannot be merged: Meilisearch's error (fixture 130).
     let refused = send(
         &m,

@@ -13,8 +13,8 @@
 //!   relevancy score (times the query's weight), the sort value, the geo distance or the vector
 //!   similarity — read from `_rankingScore` and `_rankingScoreDetails`.
 //!
-//! Vector and hybrid queries are not canonicalized here ([`QueryKind::Vector`] has no rules):
-//! they are merged by their scores only and never reported incompatible.
+//! Semantic-only queries are not canonicalized here ([`QueryKind::Vector`] has no rules): they
+//! are merged by their key like the others but never reported incompatible.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ pub enum QueryKind {
     Placeholder,
     /// `q` set; `matching_all` when `matchingStrategy` is `"all"` (then `words` does not apply).
     Keyword { matching_all: bool },
-    /// `vector` or `hybrid` set.
+    /// Semantic only (`hybrid.semanticRatio` 1).
     Vector,
 }
 
@@ -428,25 +428,27 @@ pub struct FederatedQuery<'a> {
     pub rules: &'a QueryRules,
 }
 
-/// Checks that the queries' results can be merged: each query's steps against those of the
-/// query before it with the most steps. `Err((position, message))` names the query the
-/// message is about (Meilisearch prefixes it with "Inside `.queries[position]`: ").
+/// Checks that the queries' results can be merged, in the order given (Meilisearch goes index
+/// by index, indexes by uid, then queries in input order): each query's steps against the
+/// reference query's — the latest one with the most steps so far. `Err((position, message))`
+/// names the query the message is about (Meilisearch prefixes it with
+/// "Inside `.queries[position]`: ").
 pub fn check_compatible(queries: &[FederatedQuery<'_>]) -> Result<(), (usize, String)> {
-    // The query with the most steps so far, and its steps.
-    let mut widest: Option<(&FederatedQuery<'_>, Vec<Step>)> = None;
+    // The reference query and its steps.
+    let mut reference: Option<(&FederatedQuery<'_>, Vec<Step>)> = None;
     for q in queries {
         let steps = q.rules.steps();
-        if let Some((prev, prev_steps)) = &widest {
+        if let Some((prev, prev_steps)) = &reference {
             for (cur, old) in steps.iter().zip(prev_steps) {
                 if cur.kind != old.kind {
                     return Err((q.position, incompatible(prev, old, q, cur)));
                 }
             }
-            if steps.len() <= prev_steps.len() {
+            if prev_steps.len() > steps.len() {
                 continue;
             }
         }
-        widest = Some((q, steps));
+        reference = Some((q, steps));
     }
     Ok(())
 }
@@ -774,6 +776,43 @@ mod tests {
         );
         // Two placeholder searches sorting the same way merge.
         assert!(check(&placeholder, &placeholder).is_ok());
+    }
+
+    #[test]
+    fn later_queries_compare_with_the_latest_widest_one() {
+        let keyword = QueryKind::Keyword {
+            matching_all: false,
+        };
+        let with_sort =
+            |s: &str| QueryRules::new(&default_rules(), Some(&rules(&[s])), keyword).unwrap();
+        let (year, rating, asc) = (
+            with_sort("year:desc"),
+            with_sort("rating:desc"),
+            with_sort("year:asc"),
+        );
+        let plain = QueryRules::new(&default_rules(), None, keyword).unwrap();
+        let query = |position, rules| FederatedQuery {
+            position,
+            index_uid: "i",
+            rules,
+        };
+        // Same number of steps: the later query becomes the reference.
+        let err =
+            check_compatible(&[query(0, &year), query(1, &rating), query(2, &asc)]).unwrap_err();
+        assert_eq!(err.0, 2);
+        assert!(
+            err.1.starts_with("The results of queries #1 and #2"),
+            "{}",
+            err.1
+        );
+        // Fewer steps: the earlier, wider query stays the reference.
+        let err =
+            check_compatible(&[query(0, &year), query(1, &plain), query(2, &asc)]).unwrap_err();
+        assert!(
+            err.1.starts_with("The results of queries #0 and #2"),
+            "{}",
+            err.1
+        );
     }
 
     #[test]
