@@ -34,32 +34,30 @@ fn query_error(position: usize, error: Response) -> Response {
     )
 }
 
-fn merge_facet_stats(into: &mut Map<String, Value>, stats: &Map<String, Value>) {
-    for (facet, s) in stats {
-        let (min, max) = (s["min"].as_f64(), s["max"].as_f64());
-        let entry = into.entry(facet.clone()).or_insert_with(|| s.clone());
-        if let (Some(min), Some(cur)) = (min, entry["min"].as_f64()) {
-            entry["min"] = json!(cur.min(min));
-        }
-        if let (Some(max), Some(cur)) = (max, entry["max"].as_f64()) {
-            entry["max"] = json!(cur.max(max));
-        }
-    }
-}
+/// Meilisearch's `maxValuesPerFacet` when `mergeFacets` does not set one.
+const DEFAULT_VALUES_PER_FACET: usize = 100;
 
-fn merge_distribution(into: &mut Map<String, Value>, dist: &Map<String, Value>) {
-    for (facet, values) in dist {
-        let target = into
-            .entry(facet.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let (Some(target), Some(values)) = (target.as_object_mut(), values.as_object()) {
-            for (value, count) in values {
-                let sum = target.get(value).and_then(Value::as_u64).unwrap_or(0)
-                    + count.as_u64().unwrap_or(0);
-                target.insert(value.clone(), Value::from(sum));
-            }
-        }
-    }
+/// `facetDistribution` and `facetStats` merged over the indexes of a federated search
+/// (`by_index`: uid → `{"distribution", "stats"}`), in Meilisearch's value order.
+fn merged_facets(
+    by_index: &Map<String, Value>,
+    max_values: usize,
+) -> Result<(Value, Value), miroir_merge::MergeError> {
+    let bytes = |part: &str| -> Vec<Vec<u8>> {
+        by_index
+            .values()
+            .filter_map(|f| f.get(part).filter(|v| v.is_object()))
+            .map(|v| serde_json::to_vec(v).unwrap_or_default())
+            .collect()
+    };
+    let (dists, stats) = (bytes("distribution"), bytes("stats"));
+    let dists: Vec<&[u8]> = dists.iter().map(Vec::as_slice).collect();
+    let stats: Vec<&[u8]> = stats.iter().map(Vec::as_slice).collect();
+    let (mut dist_out, mut stats_out) = (Vec::new(), Vec::new());
+    miroir_merge::merge_facet_distributions(&dists, Some(max_values), &mut dist_out)?;
+    miroir_merge::merge_facet_stats(&stats, &mut stats_out)?;
+    let parse = |b: &[u8]| serde_json::from_slice(b).unwrap_or_else(|_| json!({}));
+    Ok((parse(&dist_out), parse(&stats_out)))
 }
 
 /// Which ranking fields the client asked a query's hits to show.
@@ -133,6 +131,30 @@ fn misplaced_option(
             &format!("Inside `.queries[{position}]`: Using facet options is not allowed in federated queries.\n - Hint: remove `facets` from query #{position} or remove `federation` from the request\n - Hint: pass `federation.facetsByIndex.{uid}: {facets:?}` for facets in federated search"),
         )
     })
+}
+
+/// Members Meilisearch writes after a hit's document (and after `_federation`), in its order.
+const AFTER_DOCUMENT: [&str; 4] = [
+    "_formatted",
+    "_matchesPosition",
+    "_rankingScore",
+    "_rankingScoreDetails",
+];
+
+/// Puts `_federation` where Meilisearch has it, after the document's fields and before the
+/// members in [`AFTER_DOCUMENT`]; drops the ranking fields the client did not ask for.
+fn add_federation(hit: &mut Map<String, Value>, federation: Value, shown: Shown) {
+    let after: Vec<(String, Value)> = AFTER_DOCUMENT
+        .iter()
+        .filter_map(|k| hit.shift_remove_entry(*k))
+        .filter(|(k, _)| match k.as_str() {
+            "_rankingScore" => shown.score,
+            "_rankingScoreDetails" => shown.details,
+            _ => true,
+        })
+        .collect();
+    hit.insert("_federation".into(), federation);
+    hit.extend(after);
 }
 
 /// What kind of search a query is, for its ranking rules (as Meilisearch decides it: a hybrid
@@ -330,13 +352,11 @@ impl Api {
                         let score = ranking_score * weight;
                         let key = score_values(hit.get("_rankingScoreDetails"), ranking_score, *weight);
                         if let Some(obj) = hit.as_object_mut() {
-                            if !shown.score {
-                                obj.remove("_rankingScore");
-                            }
-                            if !shown.details {
-                                obj.remove("_rankingScoreDetails");
-                            }
-                            obj.insert("_federation".into(), json!({"indexUid": uid, "queriesPosition": position, "weightedRankingScore": score}));
+                            add_federation(
+                                obj,
+                                json!({"indexUid": uid, "queriesPosition": position, "weightedRankingScore": score}),
+                                *shown,
+                            );
                         }
                         FederatedHit { key, score, hit }
                     })
@@ -390,19 +410,24 @@ impl Api {
             }
         }
         if federation.get("facetsByIndex").is_some() {
-            if federation.get("mergeFacets").is_some() {
-                let mut dist = Map::new();
-                let mut stats = Map::new();
-                for facets in by_index.values() {
-                    if let Some(d) = facets["distribution"].as_object() {
-                        merge_distribution(&mut dist, d);
+            if let Some(merge) = federation.get("mergeFacets") {
+                let max_values = merge
+                    .get("maxValuesPerFacet")
+                    .and_then(Value::as_u64)
+                    .map_or(DEFAULT_VALUES_PER_FACET, |m| m as usize);
+                let (dist, stats) = match merged_facets(&by_index, max_values) {
+                    Ok(merged) => merged,
+                    Err(e) => {
+                        return Response::error(
+                            502,
+                            "miroir_node_error",
+                            "system",
+                            &format!("Merging the indexes' facets failed: {e}"),
+                        )
                     }
-                    if let Some(s) = facets["stats"].as_object() {
-                        merge_facet_stats(&mut stats, s);
-                    }
-                }
-                out.insert("facetDistribution".into(), Value::Object(dist));
-                out.insert("facetStats".into(), Value::Object(stats));
+                };
+                out.insert("facetDistribution".into(), dist);
+                out.insert("facetStats".into(), stats);
             } else {
                 out.insert("facetsByIndex".into(), Value::Object(by_index));
             }

@@ -378,7 +378,39 @@ fn multi_search_and_facet_search() {
     for hit in fed_sorted["hits"].as_array().unwrap() {
         let asked = hit["_federation"]["queriesPosition"] == 1;
         assert_eq!(hit.get("_rankingScoreDetails").is_some(), asked, "{hit}");
+        // `_federation` follows the document and precedes the ranking fields (fixture 126).
+        let keys: Vec<&String> = hit.as_object().unwrap().keys().collect();
+        let tail = if asked {
+            vec!["_federation", "_rankingScoreDetails"]
+        } else {
+            vec!["_federation"]
+        };
+        assert_eq!(keys[keys.len() - tail.len()..], tail[..], "{hit}");
     }
+    // mergeFacets: one facetDistribution in Meilisearch's value order, cut to maxValuesPerFacet.
+    let merged = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({
+            "federation": {"limit": 1, "facetsByIndex": {"movies": ["genres"]}, "mergeFacets": {"maxValuesPerFacet": 3}},
+            "queries": [{"indexUid": "movies", "q": ""}]
+        }),
+    );
+    assert_eq!(merged.status, 200, "{}", merged.text());
+    let merged = merged.json();
+    assert_eq!(
+        merged["facetDistribution"],
+        json!({"genres": {"Action": 250, "Comedy": 250, "Drama": 250}})
+    );
+    let genres: Vec<&String> = merged["facetDistribution"]["genres"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(genres, ["Action", "Comedy", "Drama"]);
+    assert_eq!(merged["facetStats"], json!({}));
+
     // Options Meilisearch refuses where they are, with its messages.
     let misplaced = |body: Value| {
         let r = send(&m, "POST", "/multi-search", &body);
