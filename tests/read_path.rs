@@ -76,6 +76,13 @@ fn search(m: &Miroir, body: Value) -> Value {
     r.json()
 }
 
+/// A multi-search that must succeed; its answer.
+fn multi_search(m: &Miroir, body: Value) -> Value {
+    let r = send(m, "POST", "/multi-search", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
 fn years(hits: &Value) -> Vec<u64> {
     hits.as_array()
         .unwrap()
@@ -330,11 +337,9 @@ fn multi_search_and_facet_search() {
     assert_eq!(missing.status, 400);
     assert_eq!(missing.json(), fixture_body("129"));
 
-    let fed = send(
+    let fed = multi_search(
         &m,
-        "POST",
-        "/multi-search",
-        &json!({
+        json!({
             "federation": {"limit": 5, "facetsByIndex": {"movies": ["genres"]}},
             "queries": [
                 {"indexUid": "movies", "q": token(3)},
@@ -342,8 +347,6 @@ fn multi_search_and_facet_search() {
             ]
         }),
     );
-    assert_eq!(fed.status, 200, "{}", fed.text());
-    let fed = fed.json();
     assert_eq!(ids(&fed["hits"]), vec![4, 3], "{fed}");
     assert_eq!(fed["hits"][0]["_federation"]["queriesPosition"], 1);
     assert_eq!(fed["hits"][0]["_federation"]["indexUid"], "movies");
@@ -356,11 +359,9 @@ fn multi_search_and_facet_search() {
 
     // Federated sort: both queries' hits merged by year, the latest first (placeholder
     // searches, so the sort is the first step).
-    let fed_sorted = send(
+    let fed_sorted = multi_search(
         &m,
-        "POST",
-        "/multi-search",
-        &json!({
+        json!({
             "federation": {"limit": 10},
             "queries": [
                 {"indexUid": "movies", "filter": "genres = Horror", "sort": ["year:desc"]},
@@ -368,8 +369,6 @@ fn multi_search_and_facet_search() {
             ]
         }),
     );
-    assert_eq!(fed_sorted.status, 200, "{}", fed_sorted.text());
-    let fed_sorted = fed_sorted.json();
     assert_eq!(
         years(&fed_sorted["hits"]),
         latest_years(|i| i % 4 == 0 || i % 4 == 2, 10),
@@ -388,17 +387,13 @@ fn multi_search_and_facet_search() {
         assert_eq!(keys[keys.len() - tail.len()..], tail[..], "{hit}");
     }
     // mergeFacets: one facetDistribution in Meilisearch's value order, cut to maxValuesPerFacet.
-    let merged = send(
+    let merged = multi_search(
         &m,
-        "POST",
-        "/multi-search",
-        &json!({
+        json!({
             "federation": {"limit": 1, "facetsByIndex": {"movies": ["genres"]}, "mergeFacets": {"maxValuesPerFacet": 3}},
             "queries": [{"indexUid": "movies", "q": ""}]
         }),
     );
-    assert_eq!(merged.status, 200, "{}", merged.text());
-    let merged = merged.json();
     assert_eq!(
         merged["facetDistribution"],
         json!({"genres": {"Action": 250, "Comedy": 250, "Drama": 250}})
@@ -506,11 +501,9 @@ fn multi_search_and_facet_search() {
             &Value::from(rules),
         )),
     );
-    let by_rule = send(
+    let by_rule = multi_search(
         &m,
-        "POST",
-        "/multi-search",
-        &json!({
+        json!({
             "federation": {"limit": 10},
             "queries": [
                 {"indexUid": "movies", "filter": "genres = Horror"},
@@ -518,8 +511,6 @@ fn multi_search_and_facet_search() {
             ]
         }),
     );
-    assert_eq!(by_rule.status, 200, "{}", by_rule.text());
-    let by_rule = by_rule.json();
     let mut earliest = latest_years(|i| i % 4 == 0 || i % 4 == 2, 1000);
     earliest.reverse();
     earliest.truncate(10);
