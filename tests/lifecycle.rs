@@ -187,6 +187,20 @@ fn api_keys_are_identical_on_every_node_and_enforced() {
     assert_eq!(write.status, 403, "{}", write.text());
     assert_eq!(write.json()["code"], "invalid_api_key");
 
+    // A search-only key can run a federated search: the ranking rules Miroir reads for it are
+    // read with Miroir's own key, not the client's.
+    let searcher = m.request("POST", "/keys", &master, Some(br#"{"actions": ["search"], "indexes": ["k"], "expiresAt": null}"#));
+    assert_eq!(searcher.status, 201, "{}", searcher.text());
+    let searcher = format!("Bearer {}", searcher.json()["key"].as_str().unwrap());
+    let federated = m.request(
+        "POST",
+        "/multi-search",
+        &[("authorization", &searcher), JSON],
+        Some(br#"{"federation": {}, "queries": [{"indexUid": "k", "q": "one"}]}"#),
+    );
+    assert_eq!(federated.status, 200, "{}", federated.text());
+    assert_eq!(federated.json()["hits"][0]["id"], 1);
+
     let patched = m.request(
         "PATCH",
         &format!("/keys/{uid}"),
