@@ -67,6 +67,14 @@ struct Shown {
     details: bool,
 }
 
+/// What the queries' ranking rules say about a federated search.
+struct FederatedRules {
+    /// A sort or geo sort step is compared: hits need their ranking score details.
+    sorts: bool,
+    /// Per query: no rule applies at all (its hits' key is empty, as in Meilisearch).
+    stepless: Vec<bool>,
+}
+
 /// A hit of a federated search with its merge key.
 struct FederatedHit {
     key: Vec<ScoreValue>,
@@ -266,6 +274,8 @@ impl Api {
             }
             prepared.push((uid, params, weight, shown));
         }
+        // Federated queries whose rules have no step at all (placeholder searches without sort).
+        let mut stepless: Vec<bool> = Vec::new();
         let results = if federation.is_some() {
             // Hits need their details to compare sort steps. A query's `sort` says so before
             // searching; an index's custom sort rules only once its ranking rules are read,
@@ -281,14 +291,17 @@ impl Api {
                 self.search_queries(req, auth, &prepared, &request_uid, trace),
             )
             .await;
-            match rules {
+            let rules = match rules {
                 Err(r) => return r,
-                Ok(true) if !sorted => {
-                    ask_details(&mut prepared);
-                    self.search_queries(req, auth, &prepared, &request_uid, trace)
-                        .await
-                }
-                Ok(_) => results,
+                Ok(rules) => rules,
+            };
+            stepless = rules.stepless;
+            if rules.sorts && !sorted {
+                ask_details(&mut prepared);
+                self.search_queries(req, auth, &prepared, &request_uid, trace)
+                    .await
+            } else {
+                results
             }
         } else {
             self.search_queries(req, auth, &prepared, &request_uid, trace)
@@ -350,7 +363,12 @@ impl Api {
                     .map(|mut hit| {
                         let ranking_score = hit["_rankingScore"].as_f64().unwrap_or(0.0);
                         let score = ranking_score * weight;
-                        let key = score_values(hit.get("_rankingScoreDetails"), ranking_score, *weight);
+                        let details = hit.get("_rankingScoreDetails");
+                        let key = if details.is_none() && stepless.get(position) == Some(&true) {
+                            Vec::new()
+                        } else {
+                            score_values(details, ranking_score, *weight)
+                        };
                         if let Some(obj) = hit.as_object_mut() {
                             add_federation(
                                 obj,
@@ -453,13 +471,12 @@ impl Api {
 
     /// Federated search: reads each index's ranking rules (from one node, as GET settings
     /// does) and refuses queries whose results cannot be merged (Meilisearch's
-    /// `invalid_multi_search_query_ranking_rules`). `Ok(true)` when a sort step is to be
-    /// compared (hits then need their ranking score details).
+    /// `invalid_multi_search_query_ranking_rules`).
     async fn federated_rules(
         &self,
         prepared: &[Prepared],
         trace: &RequestTrace,
-    ) -> Result<bool, Response> {
+    ) -> Result<FederatedRules, Response> {
         let mut uids: Vec<&str> = prepared
             .iter()
             .map(|(uid, ..)| uid.as_str())
@@ -514,7 +531,13 @@ impl Api {
                 &format!("Inside `.queries[{position}]`: {message}"),
             ));
         }
-        Ok(rules.iter().flatten().any(QueryRules::sorts))
+        Ok(FederatedRules {
+            sorts: rules.iter().flatten().any(QueryRules::sorts),
+            stepless: rules
+                .iter()
+                .map(|r| r.as_ref().is_some_and(|r| !r.has_steps()))
+                .collect(),
+        })
     }
 
     /// Facet values matching a facet query, counted over every shard.

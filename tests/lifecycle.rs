@@ -189,7 +189,12 @@ fn api_keys_are_identical_on_every_node_and_enforced() {
 
     // A search-only key can run a federated search: the ranking rules Miroir reads for it are
     // read with Miroir's own key, not the client's.
-    let searcher = m.request("POST", "/keys", &master, Some(br#"{"actions": ["search"], "indexes": ["k"], "expiresAt": null}"#));
+    let searcher = m.request(
+        "POST",
+        "/keys",
+        &master,
+        Some(br#"{"actions": ["search"], "indexes": ["k"], "expiresAt": null}"#),
+    );
     assert_eq!(searcher.status, 201, "{}", searcher.text());
     let searcher = format!("Bearer {}", searcher.json()["key"].as_str().unwrap());
     let federated = m.request(

@@ -357,6 +357,21 @@ fn multi_search_and_facet_search() {
         "{fed}"
     );
 
+    // A placeholder search without sort has no ranking step, so its hits come after those of
+    // a keyword search whatever their scores (Meilisearch's empty federated key).
+    let mixed = multi_search(
+        &m,
+        json!({"federation": {"limit": 2}, "queries": [
+            {"indexUid": "movies", "q": ""},
+            {"indexUid": "movies", "q": token(3)},
+        ]}),
+    );
+    assert_eq!(
+        mixed["hits"][0]["_federation"]["queriesPosition"], 1,
+        "{mixed}"
+    );
+    assert_eq!(mixed["hits"][0]["id"], 3, "{mixed}");
+
     // Federated sort: both queries' hits merged by year, the latest first (placeholder
     // searches, so the sort is the first step).
     let fed_sorted = multi_search(

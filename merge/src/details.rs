@@ -212,7 +212,7 @@ impl DetailsReader {
             if learn {
                 self.learnt = true;
                 if in_order {
-                    self.template = Template::learn(b, s, end, &self.spans);
+                    self.template = Template::learn(b, s, end, &self.spans, comps.len());
                 }
             }
             return Ok(end);
@@ -411,9 +411,10 @@ pub(crate) struct Template {
 
 impl Template {
     /// The template of the compact object `b[s..end]` whose values are `spans` (rules in
-    /// `order`). `order` values become part of the literal bytes. `None` when a rule has no key
-    /// component (the template could not tell such a rule apart from a keyed one).
-    fn learn(b: &[u8], s: usize, end: usize, spans: &[Span]) -> Option<Template> {
+    /// `order`), read into `comps` components. `order` values become part of the literal
+    /// bytes. `None` when a rule has no key component (the template could not tell such a rule
+    /// apart from a keyed one).
+    fn learn(b: &[u8], s: usize, end: usize, spans: &[Span], comps: usize) -> Option<Template> {
         let mut bytes = Vec::with_capacity(end - s);
         let mut values = Vec::with_capacity(spans.len());
         let mut from = s;
@@ -428,8 +429,9 @@ impl Template {
             .filter(|(_, slot)| !matches!(slot, Slot::Skip | Slot::Number))
             .count();
         let rules = spans.iter().filter(|sp| sp.field == Field::Order).count();
-        // Every rule keyed, and at least one value to read (else nothing is saved).
-        (keyed > 0 && keyed >= rules).then_some(Template { bytes, values })
+        // Every rule keyed, every keyed value a component (a `null` score is none, and a later
+        // number there would shift the rules), and at least one value to read.
+        (keyed > 0 && keyed >= rules && keyed == comps).then_some(Template { bytes, values })
     }
 
     /// The key of the details object at `b[s..]` if it has this layout (same bytes between
@@ -721,6 +723,20 @@ mod tests {
             })
     }
 
+    #[test]
+    fn no_template_from_a_rule_without_component() {
+        // The first hit's rule `a` has no score, so it makes no component; a template learnt
+        // from it would read the next hit's `a` as a component in body order.
+        let first = br#"{"a":{"order":1,"score":null},"b":{"order":0,"score":0.5}}, "more": 1}"#;
+        let next = br#"{"a":{"order":1,"score":0.3},"b":{"order":0,"score":0.5}}, "more": 1}"#;
+        let mut reader = DetailsReader::default();
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        reader.read(first, 0, 0, &mut got).unwrap();
+        reader.read(next, 0, 0, &mut got).unwrap();
+        details_key_in::<false>(next, 0, &mut want, &mut Vec::new()).unwrap();
+        assert_eq!(got, want);
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         #[test]
@@ -745,7 +761,7 @@ mod tests {
             }
             let (mut comps, mut orders, mut spans) = (Vec::new(), Vec::new(), Vec::new());
             let template = match details_key_compact(whole.as_bytes(), 0, &mut comps, &mut orders, Some(&mut spans)) {
-                Some((end, true)) => Template::learn(whole.as_bytes(), 0, end, &spans),
+                Some((end, true)) => Template::learn(whole.as_bytes(), 0, end, &spans, comps.len()),
                 _ => None,
             };
             if let Some(t) = &template {

@@ -240,6 +240,11 @@ impl QueryRules {
         }
     }
 
+    /// Whether any rule applies at all (a placeholder search without sort has none).
+    pub fn has_steps(&self) -> bool {
+        !self.steps().is_empty()
+    }
+
     /// Whether a sort or geo sort step is compared (hits then need their details).
     pub fn sorts(&self) -> bool {
         self.steps().iter().any(|s| s.kind != Kind::Relevancy)
@@ -251,7 +256,16 @@ impl QueryRules {
             Source::Rule(i) => self.source_rules.get(i),
             Source::Sort { sort, .. } => self.source_sort.get(sort),
         };
-        name.cloned().unwrap_or_else(|| "unknown".into())
+        match name {
+            // Meilisearch names a geo sort of the query without its point.
+            Some(n) if matches!(source, Source::Sort { .. }) => match sort_entry(n) {
+                Some((None, true)) => "_geo(..):asc".into(),
+                Some((None, false)) => "_geo(..):desc".into(),
+                _ => n.clone(),
+            },
+            Some(n) => n.clone(),
+            None => "unknown".into(),
+        }
     }
 
     fn notes_text(&self) -> String {
@@ -574,10 +588,14 @@ fn ranks(name: &str, d: &Value) -> Vec<Rank> {
 }
 
 /// The steps of a hit's federated key, from its `_rankingScoreDetails` (rules in `order`):
-/// consecutive relevancy rules make one score — the first such group is `ranking_score` (the
-/// hit's `_rankingScore`, which is exactly that group's score), later ones are merged from
-/// their details — then sort values, geo distances and vector similarities. Scores are
-/// multiplied by `weight`. Without details the key is `ranking_score × weight` alone.
+/// consecutive relevancy rules make one score (merged from their details), then sort values,
+/// geo distances and vector similarities. Scores are multiplied by `weight`.
+///
+/// `ranking_score` is the hit's `_rankingScore`: Meilisearch's score over *all* relevancy
+/// rules, so it stands in for the single relevancy group of details that have only one (and
+/// no vector score), where it is exact and the details may not be. Without details the key is
+/// that score alone; a query with no steps at all (a placeholder search without sort) has the
+/// empty key — the caller knows which, [`QueryRules::has_steps`].
 pub fn score_values(details: Option<&Value>, ranking_score: f64, weight: f64) -> Vec<ScoreValue> {
     let Some(rules) = details.and_then(Value::as_object) else {
         return vec![ScoreValue::Score(ranking_score * weight)];
@@ -586,16 +604,9 @@ pub fn score_values(details: Option<&Value>, ranking_score: f64, weight: f64) ->
     ordered.sort_by_key(|(_, d)| d.get("order").and_then(Value::as_u64).unwrap_or(u64::MAX));
     let mut out = Vec::with_capacity(ordered.len());
     let mut group: Option<Rank> = None;
-    let mut first_group = true;
-    let mut close = |group: &mut Option<Rank>, out: &mut Vec<ScoreValue>| {
+    let close = |group: &mut Option<Rank>, out: &mut Vec<ScoreValue>| {
         if let Some(g) = group.take() {
-            let score = if first_group {
-                ranking_score
-            } else {
-                g.score()
-            };
-            first_group = false;
-            out.push(ScoreValue::Score(score * weight));
+            out.push(ScoreValue::Score(g.score() * weight));
         }
     };
     for (name, d) in ordered {
@@ -625,6 +636,12 @@ pub fn score_values(details: Option<&Value>, ranking_score: f64, weight: f64) ->
         }
     }
     close(&mut group, &mut out);
+    let mut scores = out
+        .iter_mut()
+        .filter(|v| !matches!(v, ScoreValue::Sort { .. } | ScoreValue::GeoSort { .. }));
+    if let (Some(ScoreValue::Score(only)), None) = (scores.next(), scores.next()) {
+        *only = ranking_score * weight;
+    }
     out
 }
 
@@ -833,6 +850,18 @@ mod tests {
             r.notes_text(),
             "    1. Prepended rule `words` before first relevancy rule `typo` at position #0 in ranking rules\n   2. Removed rule `sort` at position #1 in ranking rules because `query.sort` is empty\n    3. Removed rule `words` at position #2 in ranking rules because it was previously prepended\n"
         );
+        let geo = QueryRules::new(
+            &default_rules(),
+            Some(&rules(&["_geoPoint(1,2):asc", "_geoPoint(3,4):desc"])),
+            QueryKind::Keyword {
+                matching_all: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            geo.notes_text(),
+            "    1. Removed duplicate rule `_geo(..):asc` at position #1 in `query.sort` (as `sort` is #4 in ranking rules) as it already appears at position #0 in `query.sort` (as `sort` is #4 in ranking rules)\n"
+        );
         let all = QueryRules::new(
             &rules(&["words", "typo"]),
             None,
@@ -853,9 +882,11 @@ mod tests {
             "exactness": {"order": 4, "matchType": "noExactMatch", "matchingWords": 0, "maxMatchingWords": 1, "score": 0.2},
             "_geoPoint(1, 2):asc": {"order": 5, "value": null, "distance": 12.5}
         });
+        // Two relevancy groups: `_rankingScore` (0.9, over all of them) stands for neither;
+        // the first is words 1/1 then typo 2/2 = 1.0, times the weight.
         let v = score_values(Some(&details), 0.9, 2.0);
         assert_eq!(v.len(), 4, "{v:?}");
-        assert_eq!(v[0], ScoreValue::Score(1.8));
+        assert_eq!(v[0], ScoreValue::Score(2.0));
         assert_eq!(
             v[1],
             ScoreValue::Sort {
@@ -876,6 +907,15 @@ mod tests {
             }
         );
         assert_eq!(score_values(None, 0.5, 3.0), vec![ScoreValue::Score(1.5)]);
+        // One relevancy group: `_rankingScore` is that group's exact score.
+        let one = json!({
+            "words": {"order": 0, "matchingWords": 1, "maxMatchingWords": 2, "score": 0.5},
+            "proximity": {"order": 1, "score": 0.25},
+            "year:desc": {"order": 2, "value": 2001.0}
+        });
+        let v = score_values(Some(&one), 0.4375, 2.0);
+        assert_eq!(v[0], ScoreValue::Score(0.875));
+        assert_eq!(score_values(Some(&json!({})), 1.0, 1.0), vec![]);
     }
 
     #[test]

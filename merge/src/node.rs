@@ -119,7 +119,12 @@ impl<'a> Node<'a> {
             if let Some(end) = self.hits_end_from_back() {
                 let saved = (self.top.clone(), self.tail.clone());
                 self.top.resume(end);
-                if self.read_tail().is_ok() {
+                // Meilisearch's tail always has `processingTimeMs`; requiring it read here keeps a
+                // guess inside a truncated body's last hit from passing for the tail.
+                if self.read_tail().is_ok()
+                    && saved.1.processing_time_ms.is_none()
+                    && self.tail.processing_time_ms.is_some()
+                {
                     self.hits.close_at(end);
                     return Ok(());
                 }

@@ -442,10 +442,15 @@ fn hits_past_the_page_end_where_the_body_says() {
             );
         }
     }
-    // Without a complete tail after the guess, the body is still an error.
+    // Without a complete tail after the guess, the body is still an error — also when the
+    // guess lands in the last hit of a body cut inside `hits`.
     let truncated = format!(r#"{{"hits":[{hits}],"query":"q","processingTimeMs":1"#);
-    let mut out = Vec::new();
-    assert!(merge_search(&MergeRequest::new(0, 1), &[truncated.as_bytes()], &mut out).is_err());
+    let cut_in_hits = r#"{"hits":[{"id":1,"_rankingScore":0.9},{"id":2,"t":[1],"query":"x"}"#;
+    for body in [truncated.as_str(), cut_in_hits] {
+        let mut out = Vec::new();
+        let r = merge_search(&MergeRequest::new(0, 1), &[body.as_bytes()], &mut out);
+        assert!(r.is_err(), "{body}: {r:?}");
+    }
 }
 
 /// Meilisearch's default ranking rules (fixture 024: the settings of a new index).
