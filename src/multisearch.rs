@@ -1,6 +1,8 @@
 //! `POST /multi-search` (plain and federated) and
 //! `POST /indexes/{uid}/facet-search`, built on the single-index search.
 
+use std::collections::BTreeMap;
+
 use futures_util::future::join_all;
 use miroir_io::{Request, Response};
 use miroir_merge::federation::{
@@ -34,30 +36,51 @@ fn query_error(position: usize, error: Response) -> Response {
     )
 }
 
-/// Meilisearch's `maxValuesPerFacet` when `mergeFacets` does not set one.
-const DEFAULT_VALUES_PER_FACET: usize = 100;
-
 /// `facetDistribution` and `facetStats` merged over the indexes of a federated search
-/// (`by_index`: uid → `{"distribution", "stats"}`), in Meilisearch's value order.
+/// (`by_index`: uid → `{"distribution", "stats"}`) as Meilisearch merges them: counts summed,
+/// values in byte order, cut to `max_values` per facet when given; min of mins, max of maxes.
+/// `None` when no index computed facets. (Indexes ordering facet values by count are not
+/// followed: that order is in their settings, which Miroir does not read here.)
 fn merged_facets(
     by_index: &Map<String, Value>,
-    max_values: usize,
-) -> Result<(Value, Value), miroir_merge::MergeError> {
-    let bytes = |part: &str| -> Vec<Vec<u8>> {
-        by_index
-            .values()
-            .filter_map(|f| f.get(part).filter(|v| v.is_object()))
-            .map(|v| serde_json::to_vec(v).unwrap_or_default())
-            .collect()
-    };
-    let (dists, stats) = (bytes("distribution"), bytes("stats"));
-    let dists: Vec<&[u8]> = dists.iter().map(Vec::as_slice).collect();
+    max_values: Option<usize>,
+) -> Result<Option<(Value, Value)>, miroir_merge::MergeError> {
+    if by_index.is_empty() {
+        return Ok(None);
+    }
+    let mut distribution: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    for dist in by_index
+        .values()
+        .filter_map(|f| f["distribution"].as_object())
+    {
+        for (facet, values) in dist {
+            let merged = distribution.entry(facet).or_default();
+            for (value, count) in values.as_object().into_iter().flatten() {
+                *merged.entry(value).or_default() += count.as_u64().unwrap_or(0);
+            }
+        }
+    }
+    let distribution: Map<String, Value> = distribution
+        .into_iter()
+        .map(|(facet, values)| {
+            let values: Map<String, Value> = values
+                .into_iter()
+                .take(max_values.unwrap_or(usize::MAX))
+                .map(|(v, c)| (v.to_owned(), Value::from(c)))
+                .collect();
+            (facet.to_owned(), Value::Object(values))
+        })
+        .collect();
+    let stats: Vec<Vec<u8>> = by_index
+        .values()
+        .filter_map(|f| f.get("stats").filter(|v| v.is_object()))
+        .map(|v| serde_json::to_vec(v).unwrap_or_default())
+        .collect();
     let stats: Vec<&[u8]> = stats.iter().map(Vec::as_slice).collect();
-    let (mut dist_out, mut stats_out) = (Vec::new(), Vec::new());
-    miroir_merge::merge_facet_distributions(&dists, Some(max_values), &mut dist_out)?;
+    let mut stats_out = Vec::new();
     miroir_merge::merge_facet_stats(&stats, &mut stats_out)?;
-    let parse = |b: &[u8]| serde_json::from_slice(b).unwrap_or_else(|_| json!({}));
-    Ok((parse(&dist_out), parse(&stats_out)))
+    let stats = serde_json::from_slice(&stats_out).unwrap_or_else(|_| json!({}));
+    Ok(Some((Value::Object(distribution), stats)))
 }
 
 /// Which ranking fields the client asked a query's hits to show.
@@ -428,13 +451,17 @@ impl Api {
             }
         }
         if federation.get("facetsByIndex").is_some() {
-            if let Some(merge) = federation.get("mergeFacets") {
+            if let Some(merge) = federation.get("mergeFacets").filter(|m| !m.is_null()) {
                 let max_values = merge
                     .get("maxValuesPerFacet")
                     .and_then(Value::as_u64)
-                    .map_or(DEFAULT_VALUES_PER_FACET, |m| m as usize);
-                let (dist, stats) = match merged_facets(&by_index, max_values) {
-                    Ok(merged) => merged,
+                    .map(|m| m as usize);
+                match merged_facets(&by_index, max_values) {
+                    Ok(Some((dist, stats))) => {
+                        out.insert("facetDistribution".into(), dist);
+                        out.insert("facetStats".into(), stats);
+                    }
+                    Ok(None) => {}
                     Err(e) => {
                         return Response::error(
                             502,
@@ -443,9 +470,7 @@ impl Api {
                             &format!("Merging the indexes' facets failed: {e}"),
                         )
                     }
-                };
-                out.insert("facetDistribution".into(), dist);
-                out.insert("facetStats".into(), stats);
+                }
             } else {
                 out.insert("facetsByIndex".into(), Value::Object(by_index));
             }

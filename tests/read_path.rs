@@ -420,6 +420,33 @@ fn multi_search_and_facet_search() {
         .collect();
     assert_eq!(genres, ["Action", "Comedy", "Drama"]);
     assert_eq!(merged["facetStats"], json!({}));
+    // No cut without `maxValuesPerFacet`; `"mergeFacets": null` is no merge.
+    let all_values = multi_search(
+        &m,
+        json!({
+            "federation": {"limit": 1, "facetsByIndex": {"movies": ["genres"]}, "mergeFacets": {}},
+            "queries": [{"indexUid": "movies", "q": ""}]
+        }),
+    );
+    assert_eq!(
+        all_values["facetDistribution"]["genres"]
+            .as_object()
+            .unwrap()
+            .len(),
+        4
+    );
+    let unmerged = multi_search(
+        &m,
+        json!({
+            "federation": {"limit": 1, "facetsByIndex": {"movies": ["genres"]}, "mergeFacets": null},
+            "queries": [{"indexUid": "movies", "q": ""}]
+        }),
+    );
+    assert!(
+        unmerged["facetsByIndex"]["movies"].is_object(),
+        "{unmerged}"
+    );
+    assert!(unmerged.get("facetDistribution").is_none(), "{unmerged}");
 
     // Options Meilisearch refuses where they are, with its messages.
     let misplaced = |body: Value| {

@@ -10,8 +10,7 @@
 //!   true`; when the client sends `sort` (or the index has custom `field:asc|desc` ranking
 //!   rules), also `showRankingScoreDetails: true`.
 //! * [`merge_facet_search`]: facet-search responses → one (`facetHits` counts summed).
-//! * [`merge_facet_distributions`], [`merge_facet_stats`]: the facets of a federated search
-//!   with `mergeFacets`.
+//! * [`merge_facet_stats`]: the `facetStats` of a federated search with `mergeFacets`.
 //! * [`strip_reserved_fields`]: one document (single-document GET) without its `_miroir_*`
 //!   fields; [`strip_reserved_fields_in_results`]: the same for every document of a
 //!   `{"results": [...], ...}` body (document browsing/fetch).
@@ -683,19 +682,6 @@ fn write_tail(
     }
     out.push(b'}');
     Ok(())
-}
-
-/// Merges `facetDistribution` objects (one per index of a federated search with `mergeFacets`)
-/// into one, appended to `out`: counts summed, values in Meilisearch's order (alphabetical —
-/// numbers numerically — unless every object listed them by count), at most `max_values` per
-/// facet. An error names the object by its position.
-pub fn merge_facet_distributions(
-    objects: &[&[u8]],
-    max_values: Option<usize>,
-    out: &mut Vec<u8>,
-) -> Result<(), MergeError> {
-    let raws: Vec<(usize, &[u8])> = objects.iter().copied().enumerate().collect();
-    facets::merge_distribution(&raws, max_values, out).map_err(|(n, e)| malformed(n, e))
 }
 
 /// Merges `facetStats` objects into one, appended to `out`: min of the mins, max of the maxes,
