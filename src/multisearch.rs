@@ -404,8 +404,21 @@ impl Api {
                     .collect(),
             );
         }
+        // A document several queries of one index found is kept once, where it ranks best
+        // (Meilisearch does the same); told by its primary key, when the hit shows it.
+        let primary_keys: Vec<Option<String>> = prepared
+            .iter()
+            .map(|(uid, ..)| {
+                self.cluster
+                    .indexes
+                    .get(uid)
+                    .and_then(|i| i.primary_key.clone())
+            })
+            .collect();
+        let mut seen: std::collections::HashSet<(&str, String)> = Default::default();
         let mut page = Vec::with_capacity(fed_take);
-        for n in 0..fed_skip.saturating_add(fed_take) {
+        let mut n = 0usize;
+        while n < fed_skip.saturating_add(fed_take) {
             // The best head; on a tie the earlier query.
             let mut best: Option<usize> = None;
             for (q, list) in lists.iter().enumerate() {
@@ -421,15 +434,25 @@ impl Api {
                     best = Some(q);
                 }
             }
-            let Some(hit) = best
-                .and_then(|b| lists.get_mut(b))
-                .and_then(|l| l.pop_front())
+            let Some((q, hit)) = best.and_then(|b| Some((b, lists.get_mut(b)?.pop_front()?)))
             else {
                 break;
             };
+            let uid = prepared.get(q).map_or("", |(uid, ..)| uid.as_str());
+            let id = primary_keys
+                .get(q)
+                .and_then(Option::as_deref)
+                .and_then(|pk| hit.hit.get(pk))
+                .map(Value::to_string);
+            if let Some(id) = id {
+                if !seen.insert((uid, id)) {
+                    continue;
+                }
+            }
             if n >= fed_skip {
                 page.push(hit.hit);
             }
+            n += 1;
         }
         let mut out = Map::new();
         out.insert("hits".into(), Value::from(page));

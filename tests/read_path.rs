@@ -357,6 +357,18 @@ fn multi_search_and_facet_search() {
         "{fed}"
     );
 
+    // A document two queries of one index find comes back once.
+    let twice = multi_search(
+        &m,
+        json!({"federation": {}, "queries": [
+            {"indexUid": "movies", "q": token(3)},
+            {"indexUid": "movies", "q": format!("movie {}", token(3))},
+        ]}),
+    );
+    let found = ids(&twice["hits"]);
+    assert_eq!(found[0], 3, "{twice}");
+    assert_eq!(found.iter().filter(|&&i| i == 3).count(), 1, "{twice}");
+
     // A placeholder search without sort has no ranking step, so its hits come after those of
     // a keyword search whatever their scores (Meilisearch's empty federated key).
     let mixed = multi_search(
