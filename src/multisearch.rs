@@ -188,23 +188,37 @@ fn add_federation(hit: &mut Map<String, Value>, federation: Value, shown: Shown)
     hit.extend(after);
 }
 
-/// What kind of search a query is, for its ranking rules (as Meilisearch decides it: a hybrid
-/// search with `semanticRatio` 1 is semantic only; otherwise `q` decides).
+/// What kind of search a query is, for its ranking rules — Meilisearch's decision: semantic
+/// only for a hybrid search with `semanticRatio` 1, or with a `vector` (or `media`) and no
+/// `q`, unless the ratio is 0; keyword when `q` is not empty; placeholder otherwise.
 fn query_kind(params: &Map<String, Value>) -> QueryKind {
-    let ratio = params
-        .get("hybrid")
-        .and_then(|h| h.get("semanticRatio"))
-        .and_then(Value::as_f64);
-    if ratio == Some(1.0) {
-        return QueryKind::Vector;
-    }
-    match params.get("q").and_then(Value::as_str) {
-        Some(q) if !q.is_empty() => QueryKind::Keyword {
+    let set = |k: &str| params.get(k).is_some_and(|v| !v.is_null());
+    let q = params.get("q").and_then(Value::as_str);
+    let placeholder = q.is_none_or(|q| q.trim().is_empty());
+    let ratio = params.get("hybrid").filter(|h| !h.is_null()).map(|h| {
+        h.get("semanticRatio")
+            .and_then(Value::as_f64)
+            .unwrap_or(DEFAULT_SEMANTIC_RATIO)
+    });
+    let semantic = match ratio {
+        None | Some(0.0) => false,
+        Some(_) if placeholder && !set("vector") && !set("media") => false,
+        Some(1.0) => true,
+        Some(_) => placeholder,
+    };
+    if semantic {
+        QueryKind::Vector
+    } else if q.is_some_and(|q| !q.is_empty()) {
+        QueryKind::Keyword {
             matching_all: params.get("matchingStrategy").and_then(Value::as_str) == Some("all"),
-        },
-        _ => QueryKind::Placeholder,
+        }
+    } else {
+        QueryKind::Placeholder
     }
 }
+
+/// Meilisearch's `hybrid.semanticRatio` when a query does not set it.
+const DEFAULT_SEMANTIC_RATIO: f64 = 0.5;
 
 impl Api {
     pub(crate) async fn multi_search(
@@ -550,11 +564,11 @@ impl Api {
                 let sort: Option<Vec<String>> = params
                     .get("sort")
                     .and_then(|s| serde_json::from_value(s.clone()).ok());
-                QueryRules::new(
+                Some(QueryRules::new(
                     rules_of.get(uid.as_str())?,
                     sort.as_deref(),
                     query_kind(params),
-                )
+                ))
             })
             .collect();
         let mut queries: Vec<FederatedQuery<'_>> = rules
@@ -657,5 +671,50 @@ impl Api {
                 &format!("A node's facet-search answer could not be merged: {err}."),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(params: Value) -> QueryKind {
+        query_kind(params.as_object().unwrap())
+    }
+
+    #[test]
+    fn query_kinds_follow_meilisearch() {
+        let keyword = QueryKind::Keyword {
+            matching_all: false,
+        };
+        let hybrid = |ratio: f64| json!({"embedder": "e", "semanticRatio": ratio});
+        assert_eq!(kind(json!({"q": "a"})), keyword);
+        assert_eq!(kind(json!({"q": "  "})), keyword);
+        assert_eq!(kind(json!({"q": ""})), QueryKind::Placeholder);
+        assert_eq!(kind(json!({})), QueryKind::Placeholder);
+        assert_eq!(
+            kind(json!({"q": "a", "matchingStrategy": "all"})),
+            QueryKind::Keyword { matching_all: true }
+        );
+        assert_eq!(
+            kind(json!({"q": "a", "hybrid": hybrid(1.0)})),
+            QueryKind::Vector
+        );
+        assert_eq!(kind(json!({"q": "a", "hybrid": hybrid(0.5)})), keyword);
+        // No `q` and no vector: a placeholder search whatever the ratio.
+        assert_eq!(kind(json!({"hybrid": hybrid(1.0)})), QueryKind::Placeholder);
+        // A vector without `q` is semantic unless the ratio is 0.
+        assert_eq!(
+            kind(json!({"vector": [0.1], "hybrid": hybrid(0.5)})),
+            QueryKind::Vector
+        );
+        assert_eq!(
+            kind(json!({"vector": [0.1], "hybrid": hybrid(0.0)})),
+            QueryKind::Placeholder
+        );
+        assert_eq!(
+            kind(json!({"vector": [0.1], "hybrid": {"embedder": "e"}})),
+            QueryKind::Vector
+        );
     }
 }

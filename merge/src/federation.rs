@@ -13,8 +13,6 @@
 //!   relevancy score (times the query's weight), the sort value, the geo distance or the vector
 //!   similarity — read from `_rankingScore` and `_rankingScoreDetails`.
 //!
-//! Semantic-only queries are not canonicalized here ([`QueryKind::Vector`] has no rules): they
-//! are merged by their key like the others but never reported incompatible.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -29,7 +27,7 @@ pub enum QueryKind {
     Placeholder,
     /// `q` set; `matching_all` when `matchingStrategy` is `"all"` (then `words` does not apply).
     Keyword { matching_all: bool },
-    /// Semantic only (`hybrid.semanticRatio` 1).
+    /// Semantic only (see the caller for Meilisearch's decision table).
     Vector,
 }
 
@@ -82,6 +80,8 @@ enum Note {
     RemovedWordsAll { removed: usize },
     RemovedPlaceholder { removed: usize },
     RemovedSort { removed: usize },
+    RemovedVector { vector: usize, removed: usize },
+    TruncatedVector { vector: usize, from: usize },
 }
 
 /// One entry of a sort list: a field, or a `_geoPoint(..)`.
@@ -112,12 +112,10 @@ pub struct QueryRules {
 
 impl QueryRules {
     /// The rules of a query of `kind` on an index with `ranking_rules`, sorting by `sort`.
-    /// `None` for vector queries (not checked).
-    pub fn new(ranking_rules: &[String], sort: Option<&[String]>, kind: QueryKind) -> Option<Self> {
+    pub fn new(ranking_rules: &[String], sort: Option<&[String]>, kind: QueryKind) -> Self {
         let matching_all = match kind {
-            QueryKind::Vector => return None,
             QueryKind::Keyword { matching_all } => matching_all,
-            QueryKind::Placeholder => false,
+            QueryKind::Placeholder | QueryKind::Vector => false,
         };
         let mut r = QueryRules {
             source_rules: ranking_rules.to_vec(),
@@ -131,6 +129,8 @@ impl QueryRules {
         let mut relevancy_seen: HashMap<&str, usize> = HashMap::new();
         let mut sort_at: Option<usize> = None;
         let mut sorted_fields: HashMap<String, Source> = HashMap::new();
+        // Vector search: where the one relevancy rule kept (standing for `vector`) is.
+        let mut vector_at: Option<usize> = None;
         for (i, rule) in ranking_rules.iter().enumerate() {
             let rule = rule.as_str();
             if rule == "sort" {
@@ -160,6 +160,22 @@ impl QueryRules {
                 }
             } else if kind == QueryKind::Placeholder {
                 r.notes.push(Note::RemovedPlaceholder { removed: i });
+            } else if kind == QueryKind::Vector {
+                // The first relevancy rule becomes `vector`; later ones are dropped, or, once
+                // a sort rule has been met, cut off with every rule after them.
+                match vector_at {
+                    None => {
+                        vector_at = Some(i);
+                        r.canonical_rules.push(rule.to_owned());
+                    }
+                    Some(vector) if sorted_fields.is_empty() => {
+                        r.notes.push(Note::RemovedVector { vector, removed: i })
+                    }
+                    Some(vector) => {
+                        r.notes.push(Note::TruncatedVector { vector, from: i });
+                        break;
+                    }
+                }
             } else if rule == "words" {
                 if matching_all {
                     r.notes.push(Note::RemovedWordsAll { removed: i });
@@ -198,7 +214,7 @@ impl QueryRules {
                 }
             }
         }
-        Some(r)
+        r
     }
 
     fn canonicalize_sort(
@@ -301,6 +317,20 @@ impl QueryRules {
                     "    {n}. Removed relevancy rule `{}` at position {} because the query is a placeholder search (`q`: \"\")",
                     self.source_name(Source::Rule(*removed)),
                     Source::Rule(*removed).position()
+                ),
+                Note::RemovedVector { vector, removed } => writeln!(
+                    text,
+                    "    {n}. Removed relevancy rule `{}` at position {} because the query is a vector search and `vector` was already inserted at position {}",
+                    self.source_name(Source::Rule(*removed)),
+                    Source::Rule(*removed).position(),
+                    Source::Rule(*vector).position()
+                ),
+                Note::TruncatedVector { vector, from } => writeln!(
+                    text,
+                    "    {n}. Truncated relevancy rule `{}` at position {} and later rules because the query is a vector search and `vector` was inserted at position {}",
+                    self.source_name(Source::Rule(*from)),
+                    Source::Rule(*from).position(),
+                    Source::Rule(*vector).position()
                 ),
                 // Three spaces, as Meilisearch writes it.
                 Note::RemovedSort { removed } => writeln!(
@@ -773,16 +803,14 @@ mod tests {
     #[test]
     fn placeholder_sort_against_keyword_sort() {
         let sort = rules(&["year:desc"]);
-        let placeholder =
-            QueryRules::new(&default_rules(), Some(&sort), QueryKind::Placeholder).unwrap();
+        let placeholder = QueryRules::new(&default_rules(), Some(&sort), QueryKind::Placeholder);
         let keyword = QueryRules::new(
             &default_rules(),
             Some(&sort),
             QueryKind::Keyword {
                 matching_all: false,
             },
-        )
-        .unwrap();
+        );
         let (at, msg) = check(&placeholder, &keyword).unwrap_err();
         assert_eq!(at, 1);
         assert!(msg.starts_with("The results of queries #0 and #1 are incompatible: \n  1. `queries[0].sort[0]`, `a.rankingRules[0]`: descending sort rule(s) on field `year`\n  2. `queries[1]`, `b.rankingRules[0..=3]`: relevancy rule(s) words, typo, proximity, attributeRank\n  - cannot compare a relevancy rule with a sort rule\n"), "{msg}");
@@ -800,14 +828,13 @@ mod tests {
         let keyword = QueryKind::Keyword {
             matching_all: false,
         };
-        let with_sort =
-            |s: &str| QueryRules::new(&default_rules(), Some(&rules(&[s])), keyword).unwrap();
+        let with_sort = |s: &str| QueryRules::new(&default_rules(), Some(&rules(&[s])), keyword);
         let (year, rating, asc) = (
             with_sort("year:desc"),
             with_sort("rating:desc"),
             with_sort("year:asc"),
         );
-        let plain = QueryRules::new(&default_rules(), None, keyword).unwrap();
+        let plain = QueryRules::new(&default_rules(), None, keyword);
         let query = |position, rules| FederatedQuery {
             position,
             index_uid: "i",
@@ -840,8 +867,7 @@ mod tests {
             QueryKind::Keyword {
                 matching_all: false,
             },
-        )
-        .unwrap();
+        );
         assert_eq!(
             r.canonical_rules,
             rules(&["words", "typo", "words", "price:asc"])
@@ -856,8 +882,7 @@ mod tests {
             QueryKind::Keyword {
                 matching_all: false,
             },
-        )
-        .unwrap();
+        );
         assert_eq!(
             geo.notes_text(),
             "    1. Removed duplicate rule `_geo(..):asc` at position #1 in `query.sort` (as `sort` is #4 in ranking rules) as it already appears at position #0 in `query.sort` (as `sort` is #4 in ranking rules)\n"
@@ -866,10 +891,20 @@ mod tests {
             &rules(&["words", "typo"]),
             None,
             QueryKind::Keyword { matching_all: true },
-        )
-        .unwrap();
+        );
         assert_eq!(all.canonical_rules, rules(&["typo"]));
-        assert!(QueryRules::new(&default_rules(), None, QueryKind::Vector).is_none());
+        // Vector search: the first relevancy rule stands for `vector`; the others go, and once
+        // a sort rule is met, the rest is cut.
+        let vector = QueryRules::new(
+            &default_rules(),
+            Some(&rules(&["year:desc"])),
+            QueryKind::Vector,
+        );
+        assert_eq!(vector.canonical_rules, rules(&["words", "sort"]));
+        assert_eq!(
+            vector.notes_text(),
+            "    1. Removed relevancy rule `typo` at position #1 in ranking rules because the query is a vector search and `vector` was already inserted at position #0 in ranking rules\n    2. Removed relevancy rule `proximity` at position #2 in ranking rules because the query is a vector search and `vector` was already inserted at position #0 in ranking rules\n    3. Removed relevancy rule `attributeRank` at position #3 in ranking rules because the query is a vector search and `vector` was already inserted at position #0 in ranking rules\n    4. Truncated relevancy rule `wordPosition` at position #5 in ranking rules and later rules because the query is a vector search and `vector` was inserted at position #0 in ranking rules\n"
+        );
     }
 
     #[test]

@@ -485,8 +485,8 @@ fn federated_sorts_in_opposite_directions_are_refused_like_fixture_130() {
         matching_all: false,
     };
     let (s0, s1) = (sort(0), sort(1));
-    let q0 = QueryRules::new(&default_rules(), Some(&s0), keyword).unwrap();
-    let q1 = QueryRules::new(&more_rules, Some(&s1), keyword).unwrap();
+    let q0 = QueryRules::new(&default_rules(), Some(&s0), keyword);
+    let q1 = QueryRules::new(&more_rules, Some(&s1), keyword);
     let err = check_compatible(&[
         federated(0, "movies", &q0),
         federated(1, "movies_more", &q1),
@@ -499,8 +499,8 @@ fn federated_sorts_in_opposite_directions_are_refused_like_fixture_130() {
     );
     // Same directions merge; so does a query without sort (its one relevancy step compares
     // with the first step of the other).
-    let q1_desc = QueryRules::new(&default_rules(), Some(&s0), keyword).unwrap();
-    let plain = QueryRules::new(&default_rules(), None, keyword).unwrap();
+    let q1_desc = QueryRules::new(&default_rules(), Some(&s0), keyword);
+    let plain = QueryRules::new(&default_rules(), None, keyword);
     for other in [&q1_desc, &plain] {
         let ok = check_compatible(&[federated(0, "movies", &q0), federated(1, "movies", other)]);
         assert!(ok.is_ok(), "{ok:?}");
