@@ -640,17 +640,20 @@ pub fn score_values(details: Option<&Value>, ranking_score: f64, weight: f64) ->
         }
     };
     for (name, d) in ordered {
-        if let Some((field, asc)) = sort_entry(name) {
+        // A sort rule is one with a `value` (a hidden one, `<hidden-rule-N>`, has no direction
+        // in its name); a geo sort one with a `distance`.
+        let direction = sort_entry(name).map(|(_, asc)| asc);
+        if d.get("distance").is_some() || (direction.is_some() && d.get("value").is_none()) {
             close(&mut group, &mut out);
-            out.push(match field {
-                Some(_) => ScoreValue::Sort {
-                    asc,
-                    value: d.get("value").cloned().unwrap_or(Value::Null),
-                },
-                None => ScoreValue::GeoSort {
-                    asc,
-                    distance: d.get("distance").and_then(Value::as_f64),
-                },
+            out.push(ScoreValue::GeoSort {
+                asc: direction.unwrap_or(true),
+                distance: d.get("distance").and_then(Value::as_f64),
+            });
+        } else if direction.is_some() || d.get("value").is_some() {
+            close(&mut group, &mut out);
+            out.push(ScoreValue::Sort {
+                asc: direction.unwrap_or(false),
+                value: d.get("value").cloned().unwrap_or(Value::Null),
             });
         } else if name == "vectorSort" {
             close(&mut group, &mut out);
@@ -942,6 +945,18 @@ mod tests {
             }
         );
         assert_eq!(score_values(None, 0.5, 3.0), vec![ScoreValue::Score(1.5)]);
+        // A hidden sort rule is a sort step, not a relevancy rule.
+        let hidden = json!({
+            "words": {"order": 0, "matchingWords": 1, "maxMatchingWords": 1, "score": 1.0},
+            "<hidden-rule-1>": {"order": 1, "value": "<hidden>"},
+            "typo": {"order": 2, "typoCount": 0, "maxTypoCount": 1, "score": 1.0}
+        });
+        let v = score_values(Some(&hidden), 1.0, 1.0);
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert!(
+            matches!(&v[1], ScoreValue::Sort { value, .. } if value == "<hidden>"),
+            "{v:?}"
+        );
         // One relevancy group: `_rankingScore` is that group's exact score.
         let one = json!({
             "words": {"order": 0, "matchingWords": 1, "maxMatchingWords": 2, "score": 0.5},
