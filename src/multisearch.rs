@@ -260,6 +260,10 @@ impl Api {
             }
             None => (0, 0, None),
         };
+        // The first query with an option in the wrong place. Meilisearch reads every query
+        // before it checks them, so a later malformed query is reported first; and in a plain
+        // multi-search the queries before it are searched (their errors come first).
+        let mut misplaced: Option<(usize, Response)> = None;
         for (i, q) in queries.iter().enumerate() {
             let Some(mut params) = q.as_object().cloned() else {
                 return query_error(
@@ -286,8 +290,9 @@ impl Api {
                     ),
                 );
             };
-            if let Some(error) = misplaced_option(i, &uid, &params, federation.is_some()) {
-                return error;
+            if misplaced.is_none() {
+                misplaced =
+                    misplaced_option(i, &uid, &params, federation.is_some()).map(|e| (i, e));
             }
             let options = params.remove("federationOptions");
             let weight = options
@@ -310,6 +315,11 @@ impl Api {
                 }
             }
             prepared.push((uid, params, weight, shown));
+        }
+        if federation.is_some() {
+            if let Some((_, error)) = misplaced.take() {
+                return error;
+            }
         }
         // Federated queries whose rules have no step at all (placeholder searches without sort).
         let mut stepless: Vec<bool> = Vec::new();
@@ -346,6 +356,11 @@ impl Api {
         };
         let mut answers = Vec::with_capacity(results.len());
         for (i, result) in results.into_iter().enumerate() {
+            if misplaced.as_ref().is_some_and(|(at, _)| *at == i) {
+                if let Some((_, error)) = misplaced.take() {
+                    return error;
+                }
+            }
             match result {
                 Ok(searched) => {
                     if !searched.missing_shards.is_empty() {

@@ -481,6 +481,21 @@ fn multi_search_and_facet_search() {
         {"indexUid": "movies", "q": "a", "federationOptions": {"weight": 2.0}},
     ]}));
     assert_eq!(weighted["code"], "invalid_multi_search_federation_options");
+    // Which error wins, as in Meilisearch: a malformed later query over a misplaced option; in a
+    // plain multi-search, an earlier query's own error over a later misplaced option.
+    let malformed_later = misplaced(json!({"federation": {}, "queries": [
+        {"indexUid": "movies", "q": "a", "limit": 5},
+        {"q": "b"},
+    ]}));
+    assert_eq!(
+        malformed_later["code"], "missing_index_uid",
+        "{malformed_later}"
+    );
+    let earlier_fails = misplaced(json!({"queries": [
+        {"indexUid": "nope", "q": "a"},
+        {"indexUid": "movies", "q": "b", "federationOptions": {"weight": 2.0}},
+    ]}));
+    assert_eq!(earlier_fails["code"], "index_not_found", "{earlier_fails}");
     assert_eq!(weighted["message"], "Inside `.queries[0]`: Using `federationOptions` is not allowed in a non-federated search.\n - Hint: remove `federationOptions` from query #0 or add `federation` to the request.");
 
     // Sorts in opposite directions cannot be merged: Meilisearch's error (fixture 130).
