@@ -254,7 +254,9 @@ impl Api {
                     ),
                     (p, h) => {
                         let (p, h) = (p.unwrap_or(1), h.unwrap_or(20));
-                        (p.saturating_sub(1) * h, h, Some((p, h)))
+                        // Page 0 has no hits (Meilisearch).
+                        let take = if p == 0 { 0 } else { h };
+                        (p.saturating_sub(1) * h, take, Some((p, h)))
                     }
                 }
             }
@@ -338,6 +340,17 @@ impl Api {
                 self.search_queries(req, auth, &prepared, &request_uid, trace),
             )
             .await;
+            // The client's authorization is judged first: a refused key must not learn an
+            // index's ranking rules from the compatibility error.
+            let refused = results
+                .iter()
+                .position(|r| matches!(r, Err(e) if e.status == 401 || e.status == 403));
+            if let Some(i) = refused {
+                if let Some(Err(error)) = results.into_iter().nth(i) {
+                    return error;
+                }
+                return Response::error(500, "internal", "internal", "A refused query vanished.");
+            }
             let rules = match rules {
                 Err(r) => return r,
                 Ok(rules) => rules,
@@ -368,6 +381,8 @@ impl Api {
                     }
                     answers.push(searched);
                 }
+                // A refused key is refused for the whole request, as Meilisearch's route does.
+                Err(error) if error.status == 401 || error.status == 403 => return error,
                 Err(error) => return query_error(i, error),
             }
         }
@@ -523,7 +538,7 @@ impl Api {
                         )
                     }
                 }
-            } else {
+            } else if !by_index.is_empty() {
                 out.insert("facetsByIndex".into(), Value::Object(by_index));
             }
         }
@@ -610,9 +625,20 @@ impl Api {
         }
         Ok(FederatedRules {
             sorts: rules.iter().flatten().any(QueryRules::sorts),
+            // A `q` of only spaces is a keyword query to the check but runs as a placeholder
+            // search: no relevancy step either.
             stepless: rules
                 .iter()
-                .map(|r| r.as_ref().is_some_and(|r| !r.has_steps()))
+                .zip(prepared)
+                .map(|(r, (_, params, ..))| {
+                    let blank_q = params
+                        .get("q")
+                        .and_then(Value::as_str)
+                        .is_none_or(|q| q.trim().is_empty());
+                    r.as_ref().is_some_and(|r| {
+                        !r.has_steps() || (blank_q && query_kind(params) != QueryKind::Vector)
+                    })
+                })
                 .collect(),
         })
     }

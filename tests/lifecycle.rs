@@ -205,6 +205,14 @@ fn api_keys_are_identical_on_every_node_and_enforced() {
     );
     assert_eq!(federated.status, 200, "{}", federated.text());
     assert_eq!(federated.json()["hits"][0]["id"], 1);
+    // A refused key gets the 403, not the incompatible-rules error that quotes the index's rules.
+    let refused = m.request(
+        "POST",
+        "/multi-search",
+        &[("authorization", "Bearer not-a-key"), JSON],
+        Some(br#"{"federation": {}, "queries": [{"indexUid": "k", "sort": ["id:asc"]}, {"indexUid": "k", "sort": ["id:desc"]}]}"#),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
 
     let patched = m.request(
         "PATCH",
