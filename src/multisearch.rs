@@ -91,6 +91,7 @@ struct Shown {
 }
 
 /// What the queries' ranking rules say about a federated search.
+#[derive(Default)]
 struct FederatedRules {
     /// A sort or geo sort step is compared: hits need their ranking score details.
     sorts: bool,
@@ -340,18 +341,13 @@ impl Api {
                 self.search_queries(req, auth, &prepared, &request_uid, trace),
             )
             .await;
-            // The client's authorization is judged first: a refused key must not learn an
-            // index's ranking rules from the compatibility error.
+            // The client's authorization is judged first: a refused key gets its 403 (from the
+            // answers below), never the compatibility error that quotes an index's rules.
             let refused = results
                 .iter()
-                .position(|r| matches!(r, Err(e) if e.status == 401 || e.status == 403));
-            if let Some(i) = refused {
-                if let Some(Err(error)) = results.into_iter().nth(i) {
-                    return error;
-                }
-                return Response::error(500, "internal", "internal", "A refused query vanished.");
-            }
+                .any(|r| matches!(r, Err(e) if e.status == 401 || e.status == 403));
             let rules = match rules {
+                Err(_) if refused => FederatedRules::default(),
                 Err(r) => return r,
                 Ok(rules) => rules,
             };
@@ -588,16 +584,21 @@ impl Api {
         for (uid, rules) in uids.iter().zip(fetched) {
             rules_of.insert(uid, serde_json::from_value(rules?).unwrap_or_default());
         }
+        let kinds: Vec<QueryKind> = prepared
+            .iter()
+            .map(|(_, params, ..)| query_kind(params))
+            .collect();
         let rules: Vec<Option<QueryRules>> = prepared
             .iter()
-            .map(|(uid, params, ..)| {
+            .zip(&kinds)
+            .map(|((uid, params, ..), &kind)| {
                 let sort: Option<Vec<String>> = params
                     .get("sort")
                     .and_then(|s| serde_json::from_value(s.clone()).ok());
                 Some(QueryRules::new(
                     rules_of.get(uid.as_str())?,
                     sort.as_deref(),
-                    query_kind(params),
+                    kind,
                 ))
             })
             .collect();
@@ -630,14 +631,14 @@ impl Api {
             stepless: rules
                 .iter()
                 .zip(prepared)
-                .map(|(r, (_, params, ..))| {
+                .zip(&kinds)
+                .map(|((r, (_, params, ..)), &kind)| {
                     let blank_q = params
                         .get("q")
                         .and_then(Value::as_str)
                         .is_none_or(|q| q.trim().is_empty());
-                    r.as_ref().is_some_and(|r| {
-                        !r.has_steps() || (blank_q && query_kind(params) != QueryKind::Vector)
-                    })
+                    r.as_ref()
+                        .is_some_and(|r| !r.has_steps() || (blank_q && kind != QueryKind::Vector))
                 })
                 .collect(),
         })
