@@ -88,6 +88,37 @@ fn merged_facets(
 struct Shown {
     score: bool,
     details: bool,
+    /// The index's primary key was added to the client's `attributesToRetrieve` (federated
+    /// search tells documents apart by it) and is removed from the hits again.
+    primary_key: bool,
+}
+
+/// Adds `primary_key` to a federated query's `attributesToRetrieve` when the list leaves it
+/// out, so that hits can be told apart; returns whether it did. A list with a `*` pattern is
+/// left as it is (the key may be among what it retrieves).
+fn retrieve_primary_key(params: &mut Map<String, Value>, primary_key: &str) -> bool {
+    let Some(Value::Array(fields)) = params.get_mut("attributesToRetrieve") else {
+        return false;
+    };
+    let covered = fields
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|f| f == primary_key || f.contains('*'));
+    if covered || fields.iter().any(|f| !f.is_string()) {
+        return false;
+    }
+    fields.push(Value::from(primary_key));
+    true
+}
+
+/// Removes the primary key [`retrieve_primary_key`] added, from the hit and its `_formatted`.
+fn drop_primary_key(hit: &mut Value, primary_key: &str) {
+    if let Some(obj) = hit.as_object_mut() {
+        obj.shift_remove(primary_key);
+        if let Some(formatted) = obj.get_mut("_formatted").and_then(Value::as_object_mut) {
+            formatted.shift_remove(primary_key);
+        }
+    }
 }
 
 /// What the queries' ranking rules say about a federated search.
@@ -303,11 +334,15 @@ impl Api {
                 .and_then(|o| o["weight"].as_f64())
                 .unwrap_or(1.0);
             let show = |k: &str| params.get(k).and_then(Value::as_bool).unwrap_or(false);
-            let shown = Shown {
+            let mut shown = Shown {
                 score: show("showRankingScore"),
                 details: show("showRankingScoreDetails"),
+                primary_key: false,
             };
             if let Some(f) = federation {
+                if let Some(pk) = self.primary_key(&uid) {
+                    shown.primary_key = retrieve_primary_key(&mut params, &pk);
+                }
                 params.remove("page");
                 params.remove("hitsPerPage");
                 params.insert("offset".into(), Value::from(0));
@@ -448,12 +483,7 @@ impl Api {
         // (Meilisearch does the same); told by its primary key, when the hit shows it.
         let primary_keys: Vec<Option<String>> = prepared
             .iter()
-            .map(|(uid, ..)| {
-                self.cluster
-                    .indexes
-                    .get(uid)
-                    .and_then(|i| i.primary_key.clone())
-            })
+            .map(|(uid, ..)| self.primary_key(uid))
             .collect();
         let mut seen: std::collections::HashSet<(&str, String)> = Default::default();
         let mut page = Vec::with_capacity(fed_take);
@@ -478,10 +508,11 @@ impl Api {
             else {
                 break;
             };
-            let uid = prepared.get(q).map_or("", |(uid, ..)| uid.as_str());
-            let id = primary_keys
+            let (uid, added_key) = prepared
                 .get(q)
-                .and_then(Option::as_deref)
+                .map_or(("", false), |(uid, _, _, shown)| (uid.as_str(), shown.primary_key));
+            let primary_key = primary_keys.get(q).and_then(Option::as_deref);
+            let id = primary_key
                 .and_then(|pk| hit.hit.get(pk))
                 .map(Value::to_string);
             if let Some(id) = id {
@@ -490,7 +521,11 @@ impl Api {
                 }
             }
             if n >= fed_skip {
-                page.push(hit.hit);
+                let mut hit = hit.hit;
+                if let (true, Some(pk)) = (added_key, primary_key) {
+                    drop_primary_key(&mut hit, pk);
+                }
+                page.push(hit);
             }
             n += 1;
         }
@@ -540,6 +575,11 @@ impl Api {
         }
         out.insert("requestUid".into(), Value::from(request_uid));
         json_response(200, &Value::Object(out))
+    }
+
+    /// The index's primary key, once it has one.
+    fn primary_key(&self, uid: &str) -> Option<String> {
+        self.cluster.indexes.get(uid)?.primary_key.clone()
     }
 
     /// Every query's search, concurrently, in input order.
@@ -719,6 +759,30 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_primary_key_is_retrieved_only_when_the_list_leaves_it_out() {
+        let added = |params: Value| {
+            let mut params = params.as_object().unwrap().clone();
+            let added = retrieve_primary_key(&mut params, "id");
+            (added, params.get("attributesToRetrieve").cloned())
+        };
+        assert_eq!(
+            added(json!({"attributesToRetrieve": ["title"]})),
+            (true, Some(json!(["title", "id"])))
+        );
+        for kept in [
+            json!({}),
+            json!({"attributesToRetrieve": null}),
+            json!({"attributesToRetrieve": ["id", "title"]}),
+            json!({"attributesToRetrieve": ["*"]}),
+            json!({"attributesToRetrieve": ["ti*"]}),
+            json!({"attributesToRetrieve": ["title", 3]}),
+        ] {
+            let before = kept.get("attributesToRetrieve").cloned();
+            assert_eq!(added(kept), (false, before));
+        }
+    }
 
     fn kind(params: Value) -> QueryKind {
         query_kind(params.as_object().unwrap())

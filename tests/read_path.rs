@@ -368,6 +368,29 @@ fn multi_search_and_facet_search() {
     let found = ids(&twice["hits"]);
     assert_eq!(found[0], 3, "{twice}");
     assert_eq!(found.iter().filter(|&&i| i == 3).count(), 1, "{twice}");
+    // Also when the client's `attributesToRetrieve` leaves the primary key out: it is asked
+    // for, to tell the documents apart, and removed again (from `_formatted` too).
+    let hidden_key = multi_search(
+        &m,
+        json!({"federation": {}, "queries": [
+            {"indexUid": "movies", "q": token(3), "attributesToRetrieve": ["title"]},
+            {"indexUid": "movies", "q": format!("movie {}", token(3)), "attributesToRetrieve": ["title"], "attributesToHighlight": ["*"]},
+        ]}),
+    );
+    let hits = hidden_key["hits"].as_array().unwrap();
+    let title = format!("movie 3 {}", token(3));
+    assert_eq!(hits[0]["title"], title.as_str(), "{hidden_key}");
+    assert_eq!(
+        hits.iter().filter(|h| h["title"] == title.as_str()).count(),
+        1,
+        "{hidden_key}"
+    );
+    for hit in hits {
+        assert!(hit.get("id").is_none(), "{hit}");
+        if let Some(formatted) = hit.get("_formatted") {
+            assert!(formatted.get("id").is_none(), "{hit}");
+        }
+    }
 
     // A placeholder search without sort has no ranking step, so its hits come after those of
     // a keyword search whatever their scores (Meilisearch's empty federated key).
