@@ -249,6 +249,21 @@ fn query_kind(params: &Map<String, Value>) -> QueryKind {
     }
 }
 
+/// Whether a query may return semantic hits: a hybrid search whose `semanticRatio` is not 0
+/// (Meilisearch's search kinds other than keyword-only; they make a federated search answer
+/// `semanticHitCount`).
+fn semantic_search(params: &Map<String, Value>) -> bool {
+    params
+        .get("hybrid")
+        .filter(|h| !h.is_null())
+        .is_some_and(|h| {
+            h.get("semanticRatio")
+                .and_then(Value::as_f64)
+                .unwrap_or(DEFAULT_SEMANTIC_RATIO)
+                != 0.0
+        })
+}
+
 /// Meilisearch's `hybrid.semanticRatio` when a query does not set it.
 const DEFAULT_SEMANTIC_RATIO: f64 = 0.5;
 
@@ -359,6 +374,10 @@ impl Api {
                 return error;
             }
         }
+        let semantic = federation.is_some()
+            && prepared
+                .iter()
+                .any(|(_, params, ..)| semantic_search(params));
         // Federated queries whose rules have no step at all (placeholder searches without sort).
         let mut stepless: Vec<bool> = Vec::new();
         let results = if federation.is_some() {
@@ -368,7 +387,9 @@ impl Api {
             let sorted = prepared
                 .iter()
                 .any(|(_, params, ..)| params.get("sort").is_some_and(|s| !s.is_null()));
-            if sorted {
+            // Semantic hits are told by their details (a `vectorSort` step), to be counted.
+            let details_asked = sorted || semantic;
+            if details_asked {
                 ask_details(&mut prepared);
             }
             let (rules, results) = futures_util::future::join(
@@ -387,7 +408,7 @@ impl Api {
                 Ok(rules) => rules,
             };
             stepless = rules.stepless;
-            if rules.sorts && !sorted {
+            if rules.sorts && !details_asked {
                 ask_details(&mut prepared);
                 self.search_queries(req, auth, &prepared, &request_uid, trace)
                     .await
@@ -487,6 +508,7 @@ impl Api {
             .collect();
         let mut seen: std::collections::HashSet<(&str, String)> = Default::default();
         let mut page = Vec::with_capacity(fed_take);
+        let mut semantic_hits = 0u64;
         let mut n = 0usize;
         while n < fed_skip.saturating_add(fed_take) {
             // The best head; on a tie the earlier query.
@@ -508,9 +530,9 @@ impl Api {
             else {
                 break;
             };
-            let (uid, added_key) = prepared
-                .get(q)
-                .map_or(("", false), |(uid, _, _, shown)| (uid.as_str(), shown.primary_key));
+            let (uid, added_key) = prepared.get(q).map_or(("", false), |(uid, _, _, shown)| {
+                (uid.as_str(), shown.primary_key)
+            });
             let primary_key = primary_keys.get(q).and_then(Option::as_deref);
             let id = primary_key
                 .and_then(|pk| hit.hit.get(pk))
@@ -521,6 +543,9 @@ impl Api {
                 }
             }
             if n >= fed_skip {
+                if hit.key.iter().any(|v| matches!(v, ScoreValue::Vector(_))) {
+                    semantic_hits += 1;
+                }
                 let mut hit = hit.hit;
                 if let (true, Some(pk)) = (added_key, primary_key) {
                     drop_primary_key(&mut hit, pk);
@@ -547,6 +572,9 @@ impl Api {
                 out.insert("offset".into(), Value::from(fed_skip));
                 out.insert("estimatedTotalHits".into(), Value::from(total));
             }
+        }
+        if semantic {
+            out.insert("semanticHitCount".into(), Value::from(semantic_hits));
         }
         if federation.get("facetsByIndex").is_some() {
             if let Some(merge) = federation.get("mergeFacets").filter(|m| !m.is_null()) {
@@ -759,6 +787,20 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn semantic_searches_are_hybrid_ones_with_a_semantic_ratio() {
+        let semantic = |params: Value| semantic_search(params.as_object().unwrap());
+        assert!(semantic(json!({"q": "a", "hybrid": {"embedder": "e"}})));
+        assert!(semantic(
+            json!({"hybrid": {"embedder": "e", "semanticRatio": 1.0}})
+        ));
+        assert!(!semantic(
+            json!({"q": "a", "hybrid": {"embedder": "e", "semanticRatio": 0.0}})
+        ));
+        assert!(!semantic(json!({"q": "a", "hybrid": null})));
+        assert!(!semantic(json!({"q": "a"})));
+    }
 
     #[test]
     fn the_primary_key_is_retrieved_only_when_the_list_leaves_it_out() {

@@ -392,6 +392,32 @@ fn multi_search_and_facet_search() {
         }
     }
 
+    // A hybrid query makes the answer count its semantic hits, after the totals (Meilisearch's
+    // member order). The test nodes search keywords only, so there are none.
+    let hybrid = multi_search(
+        &m,
+        json!({"federation": {}, "queries": [
+            {"indexUid": "movies", "q": token(3), "hybrid": {"embedder": "default", "semanticRatio": 0.5}},
+            {"indexUid": "movies", "q": token(4)},
+        ]}),
+    );
+    let keys: Vec<&String> = hybrid.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "hits",
+            "processingTimeMs",
+            "limit",
+            "offset",
+            "estimatedTotalHits",
+            "semanticHitCount",
+            "requestUid"
+        ],
+        "{hybrid}"
+    );
+    assert_eq!(hybrid["semanticHitCount"], 0, "{hybrid}");
+    assert!(twice.get("semanticHitCount").is_none(), "{twice}");
+
     // A placeholder search without sort has no ranking step, so its hits come after those of
     // a keyword search whatever their scores (Meilisearch's empty federated key).
     let mixed = multi_search(
