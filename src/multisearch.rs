@@ -126,6 +126,9 @@ fn drop_primary_key(hit: &mut Value, primary_key: &str) {
 struct FederatedRules {
     /// A sort or geo sort step is compared: hits need their ranking score details.
     sorts: bool,
+    /// The query whose rules cannot be compared with the others', and the error saying so
+    /// (Meilisearch's `invalid_multi_search_query_ranking_rules`).
+    incompatible: Option<(usize, Response)>,
     /// Per query: no rule applies at all (its hits' key is empty, as in Meilisearch).
     stepless: Vec<bool>,
 }
@@ -141,6 +144,26 @@ struct FederatedHit {
 /// A query of a multi-search: its index, the parameters sent, its federation weight and what
 /// the client asked to show.
 type Prepared = (String, Map<String, Value>, f64, Shown);
+
+/// Where a federated search fails first, as Meilisearch reports it (a refused key aside):
+/// index by index in uid order, each index's queries in input order, a query's ranking rules
+/// conflict (`incompatible_at`) before its own search's error. `None`: nothing failed.
+fn first_federated_error<T, E>(
+    prepared: &[Prepared],
+    results: &[Result<T, E>],
+    incompatible_at: Option<usize>,
+) -> Option<usize> {
+    let mut order: Vec<(&str, usize)> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, (uid, ..))| (uid.as_str(), i))
+        .collect();
+    order.sort_unstable();
+    order
+        .into_iter()
+        .map(|(_, i)| i)
+        .find(|&i| incompatible_at == Some(i) || matches!(results.get(i), Some(Err(_))))
+}
 
 /// Asks every query for its ranking score details (removed again unless the client asked).
 fn ask_details(prepared: &mut [Prepared]) {
@@ -392,7 +415,7 @@ impl Api {
             if details_asked {
                 ask_details(&mut prepared);
             }
-            let (rules, results) = futures_util::future::join(
+            let (rules, mut results) = futures_util::future::join(
                 self.federated_rules(&prepared, trace),
                 self.search_queries(req, auth, &prepared, &request_uid, trace),
             )
@@ -402,11 +425,22 @@ impl Api {
             let refused = results
                 .iter()
                 .any(|r| matches!(r, Err(e) if e.status == 401 || e.status == 403));
-            let rules = match rules {
+            let mut rules = match rules {
                 Err(_) if refused => FederatedRules::default(),
                 Err(r) => return r,
                 Ok(rules) => rules,
             };
+            if !refused {
+                let incompatible_at = rules.incompatible.as_ref().map(|(at, _)| *at);
+                if let Some(at) = first_federated_error(&prepared, &results, incompatible_at) {
+                    if let Some((_, error)) = rules.incompatible.take().filter(|(i, _)| *i == at) {
+                        return error;
+                    }
+                    if let Some(Err(error)) = results.get_mut(at) {
+                        return query_error(at, std::mem::take(error));
+                    }
+                }
+            }
             stepless = rules.stepless;
             if rules.sorts && !details_asked {
                 ask_details(&mut prepared);
@@ -684,15 +718,17 @@ impl Api {
             .collect();
         // Meilisearch checks index by index (by uid), each index's queries in input order.
         queries.sort_by_key(|q| q.index_uid);
-        if let Err((position, message)) = check_compatible(&queries) {
-            return Err(Response::error(
+        let incompatible = check_compatible(&queries).err().map(|(position, message)| {
+            let error = Response::error(
                 400,
                 "invalid_multi_search_query_ranking_rules",
                 "invalid_request",
                 &format!("Inside `.queries[{position}]`: {message}"),
-            ));
-        }
+            );
+            (position, error)
+        });
         Ok(FederatedRules {
+            incompatible,
             sorts: rules.iter().flatten().any(QueryRules::sorts),
             // A `q` of only spaces is a keyword query to the check but runs as a placeholder
             // search: no relevancy step either.

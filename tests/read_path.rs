@@ -569,6 +569,43 @@ fn multi_search_and_facet_search() {
         message.starts_with("Inside `.queries[1]`: The results of queries #0 and #1 are incompatible: \n  1. `queries[0].sort[0]`, `movies.rankingRules[0]`: descending sort rule(s) on field `year`\n  2. `queries[1].sort[0]`, `movies.rankingRules[0]`: ascending sort rule(s) on field `year`\n  - cannot compare two sort rules in opposite directions\n"),
         "{message}"
     );
+    // Which error wins follows Meilisearch: index by index in uid order, each index's queries
+    // in input order, a query's rules conflict before its own search error.
+    let first_error = |queries: Value| {
+        let r = send(
+            &m,
+            "POST",
+            "/multi-search",
+            &json!({"federation": {}, "queries": queries}),
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        let body = r.json();
+        (
+            body["code"].as_str().unwrap().to_owned(),
+            body["message"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (code, message) = first_error(json!([
+        {"indexUid": "movies", "sort": ["year:desc"], "filter": "year >"},
+        {"indexUid": "movies", "sort": ["year:asc"]},
+    ]));
+    assert_eq!(code, "invalid_search_filter", "{message}");
+    assert!(message.starts_with("Inside `.queries[0]`: "), "{message}");
+    let (code, message) = first_error(json!([
+        {"indexUid": "movies", "sort": ["year:desc"]},
+        {"indexUid": "movies", "sort": ["year:asc"], "filter": "year >"},
+    ]));
+    assert_eq!(
+        code, "invalid_multi_search_query_ranking_rules",
+        "{message}"
+    );
+    let (code, message) = first_error(json!([
+        {"indexUid": "movies", "sort": ["year:desc"]},
+        {"indexUid": "movies", "sort": ["year:asc"]},
+        {"indexUid": "a-missing-index", "q": "x"},
+    ]));
+    assert_eq!(code, "index_not_found", "{message}");
+    assert!(message.starts_with("Inside `.queries[2]`: "), "{message}");
 
     let facets = send(
         &m,
