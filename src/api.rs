@@ -32,6 +32,39 @@ pub struct Api {
     pub(crate) node_authorization: Option<Vec<u8>>,
     pub(crate) next_node: Cell<usize>,
     pub(crate) request_timeout: Duration,
+    /// Index settings this core read for Miroir's own use (ranking rules, faceting).
+    pub(crate) settings_cache: SettingsCache,
+}
+
+/// Index settings read from a node, kept by one request core until a task that may change
+/// settings ends (the task registry's settings epoch moves): then all are read again. No
+/// lock: each core has its own.
+#[derive(Default)]
+pub(crate) struct SettingsCache {
+    entries: std::cell::RefCell<(
+        u64,
+        std::collections::HashMap<String, std::rc::Rc<serde_json::Value>>,
+    )>,
+}
+
+impl SettingsCache {
+    /// The settings of `uid` read at `epoch`, if this core has them.
+    pub(crate) fn get(&self, uid: &str, epoch: u64) -> Option<std::rc::Rc<serde_json::Value>> {
+        let entries = self.entries.borrow();
+        (entries.0 == epoch).then(|| entries.1.get(uid).cloned())?
+    }
+
+    /// Keeps `settings`, read from a node that was asked at `epoch`; a newer epoch drops
+    /// everything kept before it, an older one (a task ended during the read) keeps nothing.
+    pub(crate) fn put(&self, uid: &str, epoch: u64, settings: std::rc::Rc<serde_json::Value>) {
+        let mut entries = self.entries.borrow_mut();
+        if epoch > entries.0 {
+            *entries = (epoch, Default::default());
+        }
+        if epoch == entries.0 {
+            entries.1.insert(uid.to_owned(), settings);
+        }
+    }
 }
 
 /// Meilisearch routes that a later Miroir capability will serve; until then
@@ -68,6 +101,7 @@ impl Api {
             node_authorization,
             next_node: Cell::new(0),
             request_timeout,
+            settings_cache: SettingsCache::default(),
         }
     }
 
@@ -341,5 +375,26 @@ impl Handler for MetricsEndpoint {
             (_, "/metrics") => method_not_allowed("GET"),
             _ => Response::new(404),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SettingsCache;
+    use std::rc::Rc;
+
+    #[test]
+    fn cached_settings_last_until_the_epoch_moves() {
+        let cache = SettingsCache::default();
+        let settings = Rc::new(serde_json::json!({"rankingRules": ["words"]}));
+        cache.put("movies", 3, settings.clone());
+        assert_eq!(cache.get("movies", 3), Some(settings.clone()));
+        assert_eq!(cache.get("books", 3), None);
+        assert_eq!(cache.get("movies", 4), None);
+        // A read begun before the epoch moved is not kept over newer ones.
+        cache.put("books", 4, settings.clone());
+        cache.put("movies", 3, settings.clone());
+        assert_eq!(cache.get("movies", 4), None);
+        assert_eq!(cache.get("books", 4), Some(settings));
     }
 }

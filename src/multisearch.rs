@@ -36,14 +36,116 @@ fn query_error(position: usize, error: Response) -> Response {
     )
 }
 
+/// How an index orders a facet's values (its `faceting.sortFacetValuesBy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FacetOrder {
+    Alpha,
+    Count,
+}
+
+impl FacetOrder {
+    /// The order `sort_by` (a `sortFacetValuesBy` object) gives `facet`: its own entry, else
+    /// `*`, else alphabetical.
+    fn of(sort_by: Option<&Value>, facet: &str) -> FacetOrder {
+        let by = sort_by.and_then(|s| s.get(facet).or_else(|| s.get("*")));
+        if by.and_then(Value::as_str) == Some("count") {
+            FacetOrder::Count
+        } else {
+            FacetOrder::Alpha
+        }
+    }
+
+    /// As Meilisearch's messages say it.
+    fn describe(self) -> &'static str {
+        match self {
+            FacetOrder::Alpha => "alphabetically",
+            FacetOrder::Count => "by count",
+        }
+    }
+}
+
+/// One index of a federated search with `mergeFacets`: its uid, its first query's position,
+/// the facets asked of it and its `sortFacetValuesBy`.
+struct FacetedIndex<'a> {
+    uid: &'a str,
+    first_query: usize,
+    facets: Vec<String>,
+    sort_by: Option<&'a Value>,
+}
+
+/// Meilisearch's check that `mergeFacets` can merge the indexes' facets (indexes in uid order):
+/// every index orders a facet's values the same way. The order of each facet, or the error
+/// with the position of the failing index's first query.
+fn check_facet_orders(
+    indexes: &[FacetedIndex<'_>],
+) -> Result<BTreeMap<String, FacetOrder>, (usize, Response)> {
+    let mut first: BTreeMap<&str, (&str, FacetOrder)> = BTreeMap::new();
+    for index in indexes {
+        for facet in &index.facets {
+            let order = FacetOrder::of(index.sort_by, facet);
+            let (previous_uid, previous) = *first.entry(facet).or_insert((index.uid, order));
+            if previous != order {
+                let (uid, position) = (index.uid, index.first_query);
+                return Err((
+                    position,
+                    Response::error(
+                        400,
+                        "invalid_multi_search_facet_order",
+                        "invalid_request",
+                        &format!(
+                            "Inside `.federation.facetsByIndex.{uid}`: Inconsistent order for values in facet `{facet}`: index `{previous_uid}` orders {}, but index `{uid}` orders {}.\n - Hint: Remove `federation.mergeFacets` or change `faceting.sortFacetValuesBy` to be consistent in settings.\n - Note: index `{uid}` used in `.queries[{position}]`",
+                            previous.describe(),
+                            order.describe(),
+                        ),
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(first
+        .into_iter()
+        .map(|(facet, (_, order))| (facet.to_owned(), order))
+        .collect())
+}
+
+/// An index's facet values as Meilisearch lists them (`faceting` from its settings): by
+/// decreasing count for the facets it orders by count (values of equal count keep their
+/// order), and at most `maxValuesPerFacet` (default 100) per facet. The shards' merged
+/// distribution only shows the count order when the nodes' lists did.
+fn arrange_facet_values(distribution: &mut Value, faceting: Option<&Value>) {
+    let Some(facets) = distribution.as_object_mut() else {
+        return;
+    };
+    let sort_by = faceting.and_then(|f| f.get("sortFacetValuesBy"));
+    let max_values = faceting
+        .and_then(|f| f.get("maxValuesPerFacet"))
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_MAX_VALUES_PER_FACET, |m| m as usize);
+    for (facet, values) in facets.iter_mut() {
+        let Some(values) = values.as_object_mut() else {
+            continue;
+        };
+        let mut entries: Vec<(String, Value)> = std::mem::take(values).into_iter().collect();
+        if FacetOrder::of(sort_by, facet) == FacetOrder::Count {
+            entries.sort_by_key(|(_, count)| std::cmp::Reverse(count.as_u64().unwrap_or(0)));
+        }
+        entries.truncate(max_values);
+        values.extend(entries);
+    }
+}
+
+/// Meilisearch's `faceting.maxValuesPerFacet` when an index does not set it.
+const DEFAULT_MAX_VALUES_PER_FACET: usize = 100;
+
 /// `facetDistribution` and `facetStats` merged over the indexes of a federated search
 /// (`by_index`: uid → `{"distribution", "stats"}`) as Meilisearch merges them: counts summed,
-/// values in byte order, cut to `max_values` per facet when given; min of mins, max of maxes.
-/// `None` when no index computed facets. (Indexes ordering facet values by count are not
-/// followed: that order is in their settings, which Miroir does not read here.)
+/// values in byte order (by decreasing count, then byte order, for the facets `orders` says
+/// the indexes order by count), cut to `max_values` per facet when given; min of mins, max of
+/// maxes. `None` when no index computed facets.
 fn merged_facets(
     by_index: &Map<String, Value>,
     max_values: Option<usize>,
+    orders: &BTreeMap<String, FacetOrder>,
 ) -> Result<Option<(Value, Value)>, miroir_merge::MergeError> {
     if by_index.is_empty() {
         return Ok(None);
@@ -63,6 +165,10 @@ fn merged_facets(
     let distribution: Map<String, Value> = distribution
         .into_iter()
         .map(|(facet, values)| {
+            let mut values: Vec<(&str, u64)> = values.into_iter().collect();
+            if orders.get(facet) == Some(&FacetOrder::Count) {
+                values.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
+            }
             let values: Map<String, Value> = values
                 .into_iter()
                 .take(max_values.unwrap_or(usize::MAX))
@@ -126,9 +232,14 @@ fn drop_primary_key(hit: &mut Value, primary_key: &str) {
 struct FederatedRules {
     /// A sort or geo sort step is compared: hits need their ranking score details.
     sorts: bool,
-    /// The query whose rules cannot be compared with the others', and the error saying so
-    /// (Meilisearch's `invalid_multi_search_query_ranking_rules`).
-    incompatible: Option<(usize, Response)>,
+    /// What Meilisearch refuses before searching a query (at that query's position): an
+    /// index whose facet order `mergeFacets` cannot merge, then a query whose ranking rules
+    /// cannot be compared with the others' — in that order for one position.
+    refusals: Vec<(usize, Response)>,
+    /// With `mergeFacets`: how the indexes order each facet's values.
+    facet_orders: BTreeMap<String, FacetOrder>,
+    /// The settings of the queries' indexes.
+    settings: std::collections::HashMap<String, std::rc::Rc<Value>>,
     /// Per query: no rule applies at all (its hits' key is empty, as in Meilisearch).
     stepless: Vec<bool>,
 }
@@ -146,12 +257,12 @@ struct FederatedHit {
 type Prepared = (String, Map<String, Value>, f64, Shown);
 
 /// Where a federated search fails first, as Meilisearch reports it (a refused key aside):
-/// index by index in uid order, each index's queries in input order, a query's ranking rules
-/// conflict (`incompatible_at`) before its own search's error. `None`: nothing failed.
+/// index by index in uid order, each index's queries in input order, what is refused before
+/// a query is searched (`refused_at`) before that search's own error. `None`: nothing failed.
 fn first_federated_error<T, E>(
     prepared: &[Prepared],
     results: &[Result<T, E>],
-    incompatible_at: Option<usize>,
+    refused_at: &[usize],
 ) -> Option<usize> {
     let mut order: Vec<(&str, usize)> = prepared
         .iter()
@@ -162,7 +273,7 @@ fn first_federated_error<T, E>(
     order
         .into_iter()
         .map(|(_, i)| i)
-        .find(|&i| incompatible_at == Some(i) || matches!(results.get(i), Some(Err(_))))
+        .find(|&i| refused_at.contains(&i) || matches!(results.get(i), Some(Err(_))))
 }
 
 /// Asks every query for its ranking score details (removed again unless the client asked).
@@ -401,25 +512,50 @@ impl Api {
             && prepared
                 .iter()
                 .any(|(_, params, ..)| semantic_search(params));
+        let facets_by_index = federation
+            .and_then(|f| f.get("facetsByIndex"))
+            .and_then(Value::as_object);
+        let merge_facets = federation
+            .and_then(|f| f.get("mergeFacets"))
+            .is_some_and(|m| !m.is_null());
+        let mut facet_orders = BTreeMap::new();
+        // The indexes' settings (federated): how each orders and cuts its facet values.
+        let mut index_settings: std::collections::HashMap<String, std::rc::Rc<Value>> =
+            Default::default();
         // Federated queries whose rules have no step at all (placeholder searches without sort).
         let mut stepless: Vec<bool> = Vec::new();
         let results = if federation.is_some() {
             // Hits need their details to compare sort steps. A query's `sort` says so before
-            // searching; an index's custom sort rules only once its ranking rules are read,
-            // which runs beside the searches (then searched again, with details).
+            // searching; an index's custom sort rules once its ranking rules are known: before
+            // searching when this core has them, else read beside the searches (which are then
+            // run again, with details).
             let sorted = prepared
                 .iter()
                 .any(|(_, params, ..)| params.get("sort").is_some_and(|s| !s.is_null()));
             // Semantic hits are told by their details (a `vectorSort` step), to be counted.
-            let details_asked = sorted || semantic;
+            let mut details_asked = sorted || semantic;
             if details_asked {
                 ask_details(&mut prepared);
             }
-            let (rules, mut results) = futures_util::future::join(
-                self.federated_rules(&prepared, trace),
-                self.search_queries(req, auth, &prepared, &request_uid, trace),
-            )
-            .await;
+            let (rules, mut results) = if self.settings_cached(&prepared) {
+                let rules = self
+                    .federated_rules(&prepared, facets_by_index, merge_facets, trace)
+                    .await;
+                if !details_asked && matches!(&rules, Ok(r) if r.sorts) {
+                    ask_details(&mut prepared);
+                    details_asked = true;
+                }
+                let results = self
+                    .search_queries(req, auth, &prepared, &request_uid, trace)
+                    .await;
+                (rules, results)
+            } else {
+                futures_util::future::join(
+                    self.federated_rules(&prepared, facets_by_index, merge_facets, trace),
+                    self.search_queries(req, auth, &prepared, &request_uid, trace),
+                )
+                .await
+            };
             // The client's authorization is judged first: a refused key gets its 403 (from the
             // answers below), never the compatibility error that quotes an index's rules.
             let refused = results
@@ -431,16 +567,18 @@ impl Api {
                 Ok(rules) => rules,
             };
             if !refused {
-                let incompatible_at = rules.incompatible.as_ref().map(|(at, _)| *at);
-                if let Some(at) = first_federated_error(&prepared, &results, incompatible_at) {
-                    if let Some((_, error)) = rules.incompatible.take().filter(|(i, _)| *i == at) {
-                        return error;
+                let refused_at: Vec<usize> = rules.refusals.iter().map(|(at, _)| *at).collect();
+                if let Some(at) = first_federated_error(&prepared, &results, &refused_at) {
+                    if let Some(i) = refused_at.iter().position(|&r| r == at) {
+                        return rules.refusals.swap_remove(i).1;
                     }
                     if let Some(Err(error)) = results.get_mut(at) {
                         return query_error(at, std::mem::take(error));
                     }
                 }
             }
+            facet_orders = std::mem::take(&mut rules.facet_orders);
+            index_settings = std::mem::take(&mut rules.settings);
             stepless = rules.stepless;
             if rules.sorts && !details_asked {
                 ask_details(&mut prepared);
@@ -505,9 +643,12 @@ impl Api {
             total += answer["estimatedTotalHits"].as_u64().unwrap_or(0);
             processing = processing.max(answer["processingTimeMs"].as_u64().unwrap_or(0));
             if answer.get("facetDistribution").is_some() && !by_index.contains_key(uid) {
+                let mut distribution = answer["facetDistribution"].clone();
+                let faceting = index_settings.get(uid).and_then(|s| s.get("faceting"));
+                arrange_facet_values(&mut distribution, faceting);
                 by_index.insert(
                     uid.clone(),
-                    json!({"distribution": answer["facetDistribution"], "stats": answer.get("facetStats").cloned().unwrap_or(json!({}))}),
+                    json!({"distribution": distribution, "stats": answer.get("facetStats").cloned().unwrap_or(json!({}))}),
                 );
             }
             let hits = answer["hits"].as_array().cloned().unwrap_or_default();
@@ -616,7 +757,7 @@ impl Api {
                     .get("maxValuesPerFacet")
                     .and_then(Value::as_u64)
                     .map(|m| m as usize);
-                match merged_facets(&by_index, max_values) {
+                match merged_facets(&by_index, max_values, &facet_orders) {
                     Ok(Some((dist, stats))) => {
                         out.insert("facetDistribution".into(), dist);
                         out.insert("facetStats".into(), stats);
@@ -632,11 +773,25 @@ impl Api {
                     }
                 }
             } else if !by_index.is_empty() {
-                out.insert("facetsByIndex".into(), Value::Object(by_index));
+                // By uid, as Meilisearch lists them.
+                let mut by_uid: Vec<(String, Value)> = by_index.into_iter().collect();
+                by_uid.sort_by(|a, b| a.0.cmp(&b.0));
+                out.insert(
+                    "facetsByIndex".into(),
+                    Value::Object(by_uid.into_iter().collect()),
+                );
             }
         }
         out.insert("requestUid".into(), Value::from(request_uid));
         json_response(200, &Value::Object(out))
+    }
+
+    /// Whether this core has the settings of every (existing) index of the queries.
+    fn settings_cached(&self, prepared: &[Prepared]) -> bool {
+        let epoch = self.cluster.tasks.settings_epoch();
+        prepared.iter().all(|(uid, ..)| {
+            self.cluster.indexes.get(uid).is_none() || self.settings_cache.get(uid, epoch).is_some()
+        })
     }
 
     /// The index's primary key, once it has one.
@@ -665,6 +820,8 @@ impl Api {
     async fn federated_rules(
         &self,
         prepared: &[Prepared],
+        facets_by_index: Option<&Map<String, Value>>,
+        merge_facets: bool,
         trace: &RequestTrace,
     ) -> Result<FederatedRules, Response> {
         let mut uids: Vec<&str> = prepared
@@ -674,17 +831,17 @@ impl Api {
             .collect();
         uids.sort_unstable();
         uids.dedup();
-        // Miroir's own credential: the client's key may only allow searching, and the rules
-        // are read for Miroir's use, never shown.
-        let authorization = self.node_authorization.as_deref();
-        let fetched = join_all(uids.iter().map(|uid| {
-            let path = format!("/indexes/{uid}/settings/ranking-rules");
-            async move { self.read_settings(&path, authorization, trace).await }
-        }))
-        .await;
+        // Read with Miroir's own credential (the client's key may only allow searching; the
+        // rules are for Miroir's use, never shown), usually from this core's cache.
+        let fetched = join_all(uids.iter().map(|uid| self.index_settings(uid, trace))).await;
+        let mut settings_of: std::collections::HashMap<&str, std::rc::Rc<Value>> =
+            Default::default();
         let mut rules_of: std::collections::HashMap<&str, Vec<String>> = Default::default();
-        for (uid, rules) in uids.iter().zip(fetched) {
-            rules_of.insert(uid, serde_json::from_value(rules?).unwrap_or_default());
+        for (uid, settings) in uids.iter().zip(fetched) {
+            let settings = settings?;
+            let rules = settings.get("rankingRules").cloned().unwrap_or(Value::Null);
+            rules_of.insert(uid, serde_json::from_value(rules).unwrap_or_default());
+            settings_of.insert(uid, settings);
         }
         let kinds: Vec<QueryKind> = prepared
             .iter()
@@ -718,17 +875,47 @@ impl Api {
             .collect();
         // Meilisearch checks index by index (by uid), each index's queries in input order.
         queries.sort_by_key(|q| q.index_uid);
-        let incompatible = check_compatible(&queries).err().map(|(position, message)| {
+        let mut refusals = Vec::new();
+        let mut facet_orders = BTreeMap::new();
+        if let Some(facets_by_index) = facets_by_index.filter(|_| merge_facets) {
+            let indexes: Vec<FacetedIndex<'_>> = uids
+                .iter()
+                .filter_map(|&uid| {
+                    let facets = facets_by_index
+                        .get(uid)
+                        .and_then(|f| serde_json::from_value(f.clone()).ok())?;
+                    Some(FacetedIndex {
+                        uid,
+                        first_query: prepared.iter().position(|(u, ..)| u == uid)?,
+                        facets,
+                        sort_by: settings_of
+                            .get(uid)
+                            .and_then(|s| s.get("faceting"))
+                            .and_then(|f| f.get("sortFacetValuesBy")),
+                    })
+                })
+                .collect();
+            match check_facet_orders(&indexes) {
+                Ok(orders) => facet_orders = orders,
+                Err(refusal) => refusals.push(refusal),
+            }
+        }
+        if let Err((position, message)) = check_compatible(&queries) {
             let error = Response::error(
                 400,
                 "invalid_multi_search_query_ranking_rules",
                 "invalid_request",
                 &format!("Inside `.queries[{position}]`: {message}"),
             );
-            (position, error)
-        });
+            refusals.push((position, error));
+        }
         Ok(FederatedRules {
-            incompatible,
+            refusals,
+            facet_orders,
+            settings: settings_of
+                .into_iter()
+                .map(|(uid, settings)| (uid.to_owned(), settings))
+                .collect(),
             sorts: rules.iter().flatten().any(QueryRules::sorts),
             // A `q` of only spaces is a keyword query to the check but runs as a placeholder
             // search: no relevancy step either.
@@ -823,6 +1010,36 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facet_values_follow_the_index_faceting_settings() {
+        let arranged = |faceting: Value| {
+            let mut d = json!({"genres": {"Action": 1, "Drama": 3, "Western": 2}, "year": {"1990": 5, "2000": 7}});
+            arrange_facet_values(&mut d, Some(&faceting));
+            d.as_object()
+                .unwrap()
+                .iter()
+                .map(|(f, v)| (f.clone(), v.as_object().unwrap().keys().cloned().collect()))
+                .collect::<Vec<(String, Vec<String>)>>()
+        };
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            arranged(
+                json!({"sortFacetValuesBy": {"*": "alpha", "genres": "count"}, "maxValuesPerFacet": 2})
+            ),
+            vec![
+                ("genres".into(), names(&["Drama", "Western"])),
+                ("year".into(), names(&["1990", "2000"])),
+            ]
+        );
+        assert_eq!(
+            arranged(json!({"sortFacetValuesBy": {"*": "count"}})),
+            vec![
+                ("genres".into(), names(&["Drama", "Western", "Action"])),
+                ("year".into(), names(&["2000", "1990"])),
+            ]
+        );
+    }
 
     #[test]
     fn semantic_searches_are_hybrid_ones_with_a_semantic_ratio() {

@@ -145,6 +145,27 @@ impl Api {
         self.accept_task(task, &[], trace).await
     }
 
+    /// An index's settings as Miroir itself uses them (read with its own node key), from this
+    /// core's cache while no settings-changing task has ended since they were read.
+    pub(crate) async fn index_settings(
+        &self,
+        uid: &str,
+        trace: &RequestTrace,
+    ) -> Result<std::rc::Rc<Value>, Response> {
+        let epoch = self.cluster.tasks.settings_epoch();
+        if let Some(settings) = self.settings_cache.get(uid, epoch) {
+            return Ok(settings);
+        }
+        let path = format!("/indexes/{uid}/settings");
+        let authorization = self.node_authorization.as_deref();
+        let settings = std::rc::Rc::new(self.read_settings(&path, authorization, trace).await?);
+        // Read at `epoch` only if no such task ended during the read.
+        if self.cluster.tasks.settings_epoch() == epoch {
+            self.settings_cache.put(uid, epoch, settings.clone());
+        }
+        Ok(settings)
+    }
+
     pub(crate) async fn read_settings(
         &self,
         path: &str,

@@ -275,6 +275,18 @@ pub struct TaskRegistry {
     tasks: Mutex<BTreeMap<u64, Task>>,
     /// Tasks that entered each status since start (a Prometheus counter).
     entered: [AtomicU64; 5],
+    /// Moves whenever a task that may change an index's settings ends: what the request
+    /// cores' settings caches are checked against.
+    settings_epoch: AtomicU64,
+}
+
+/// Whether a task of this kind may change an index's settings when it ends (everything but
+/// document writes, which leave settings as they are once the index exists).
+fn may_change_settings(kind: &str) -> bool {
+    !matches!(
+        kind,
+        "documentAdditionOrUpdate" | "documentEdition" | "documentDeletion"
+    )
 }
 
 impl TaskRegistry {
@@ -284,6 +296,7 @@ impl TaskRegistry {
             next_uid: AtomicU64::new(next),
             tasks: Mutex::new(tasks.into_iter().map(|t| (t.uid, t)).collect()),
             entered: Default::default(),
+            settings_epoch: AtomicU64::new(0),
         }
     }
 
@@ -297,13 +310,25 @@ impl TaskRegistry {
         self.tasks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn entered(&self, status: Status) {
-        self.entered[status as usize].fetch_add(1, Ordering::Relaxed);
+    /// Counts `task` entering its status; moves the settings epoch when it ended and may have
+    /// changed settings. Called with the registry locked, so a client that then reads the
+    /// task as finished also reads the new epoch.
+    fn entered(&self, task: &Task) {
+        self.entered[task.status as usize].fetch_add(1, Ordering::Relaxed);
+        if task.status.is_terminal() && may_change_settings(&task.kind) {
+            self.settings_epoch.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// See the field: equal epochs mean no settings-changing task ended in between.
+    pub fn settings_epoch(&self) -> u64 {
+        self.settings_epoch.load(Ordering::Acquire)
     }
 
     pub fn insert(&self, task: Task) {
-        self.entered(task.status);
-        self.lock().insert(task.uid, task);
+        let mut tasks = self.lock();
+        self.entered(&task);
+        tasks.insert(task.uid, task);
     }
 
     pub fn get(&self, uid: u64) -> Option<Task> {
@@ -343,7 +368,7 @@ impl TaskRegistry {
         let before = task.status;
         let r = update(task);
         if task.status != before {
-            self.entered(task.status);
+            self.entered(task);
         }
         Some((r, task.clone()))
     }
@@ -481,6 +506,28 @@ mod tests {
             finished_at: None,
             nodes: vec![],
         }
+    }
+
+    #[test]
+    fn the_settings_epoch_moves_when_a_task_that_may_change_settings_ends() {
+        let registry = TaskRegistry::new(vec![]);
+        let settings = |uid, status| Task {
+            kind: "settingsUpdate".into(),
+            ..task(uid, status, "movies")
+        };
+        registry.insert(task(1, Status::Enqueued, "movies"));
+        registry.insert(settings(2, Status::Enqueued));
+        assert_eq!(registry.settings_epoch(), 0);
+        // Documents written: settings unchanged.
+        registry.update(1, |t| t.status = Status::Succeeded);
+        assert_eq!(registry.settings_epoch(), 0);
+        registry.update(2, |t| t.status = Status::Processing);
+        assert_eq!(registry.settings_epoch(), 0);
+        registry.update(2, |t| t.status = Status::Failed);
+        assert_eq!(registry.settings_epoch(), 1);
+        // Inserted already finished (every node refused it).
+        registry.insert(settings(3, Status::Failed));
+        assert_eq!(registry.settings_epoch(), 2);
     }
 
     #[test]

@@ -672,3 +672,155 @@ fn multi_search_and_facet_search() {
     assert_eq!(years(&by_rule["hits"]), earliest, "{by_rule}");
     assert!(by_rule["hits"][0].get("_rankingScoreDetails").is_none());
 }
+
+#[test]
+fn merged_facets_follow_the_indexes_facet_order() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    // `shorts` orders facet values by count; its genres have distinct counts.
+    wait_succeeded(&m, create_index(&m, "shorts"));
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "PATCH",
+            "/indexes/shorts/settings",
+            &json!({"filterableAttributes": ["genres"], "faceting": {"sortFacetValuesBy": {"*": "count"}}}),
+        )),
+    );
+    let shorts: Vec<Value> = ["Western", "Western", "Western", "Drama", "Drama", "Action"]
+        .iter()
+        .enumerate()
+        .map(|(i, g)| json!({"id": i, "title": format!("short {i}"), "genres": [g]}))
+        .collect();
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "POST",
+            "/indexes/shorts/documents",
+            &Value::from(shorts),
+        )),
+    );
+    let merged = multi_search(
+        &m,
+        json!({
+            "federation": {"facetsByIndex": {"shorts": ["genres"]}, "mergeFacets": {"maxValuesPerFacet": 2}},
+            "queries": [{"indexUid": "shorts", "q": ""}]
+        }),
+    );
+    let genres: Vec<(&String, &Value)> = merged["facetDistribution"]["genres"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(
+        genres,
+        [
+            (&"Western".to_string(), &json!(3)),
+            (&"Drama".to_string(), &json!(2))
+        ],
+        "{merged}"
+    );
+
+    // `movies` orders them alphabetically: Meilisearch refuses to merge the two.
+    let r = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({
+            "federation": {"facetsByIndex": {"movies": ["genres"], "shorts": ["genres"]}, "mergeFacets": {}},
+            "queries": [{"indexUid": "shorts", "q": ""}, {"indexUid": "movies", "q": ""}]
+        }),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({
+            "message": "Inside `.federation.facetsByIndex.shorts`: Inconsistent order for values in facet `genres`: index `movies` orders alphabetically, but index `shorts` orders by count.\n - Hint: Remove `federation.mergeFacets` or change `faceting.sortFacetValuesBy` to be consistent in settings.\n - Note: index `shorts` used in `.queries[0]`",
+            "code": "invalid_multi_search_facet_order",
+            "type": "invalid_request",
+            "link": "https://docs.meilisearch.com/errors#invalid_multi_search_facet_order"
+        })
+    );
+    // Without `mergeFacets` each index keeps its own order.
+    let by_index = multi_search(
+        &m,
+        json!({
+            "federation": {"facetsByIndex": {"movies": ["genres"], "shorts": ["genres"]}},
+            "queries": [{"indexUid": "shorts", "q": ""}, {"indexUid": "movies", "q": ""}]
+        }),
+    );
+    let shorts_genres: Vec<&String> = by_index["facetsByIndex"]["shorts"]["distribution"]["genres"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(shorts_genres, ["Western", "Drama", "Action"], "{by_index}");
+}
+
+/// Settings reads Miroir has sent to nodes (`operation="admin"`), all nodes summed.
+fn admin_reads(m: &Miroir) -> f64 {
+    miroir_test_nodes::http::get(&m.metrics_addr, "/metrics", &[])
+        .unwrap()
+        .text()
+        .lines()
+        .filter(|l| {
+            l.starts_with("miroir_node_request_duration_seconds_count{")
+                && l.contains("operation=\"admin\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn federated_searches_read_index_settings_once_per_core_until_settings_change() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    let federated = json!({"federation": {"limit": 3}, "queries": [
+        {"indexUid": "movies", "q": token(3)},
+        {"indexUid": "movies", "q": token(4)},
+    ]});
+    let before = admin_reads(&m);
+    for _ in 0..10 {
+        multi_search(&m, federated.clone());
+    }
+    // At most one read per request core (two here), not one per search.
+    let reads = admin_reads(&m) - before;
+    assert!((1.0..=2.0).contains(&reads), "{reads} settings reads");
+
+    // A settings task that ends makes every core read them again: a new custom sort rule
+    // orders the next federated search.
+    let mut rules: Vec<Value> = send(
+        &m,
+        "GET",
+        "/indexes/movies/settings/ranking-rules",
+        &json!(null),
+    )
+    .json()
+    .as_array()
+    .unwrap()
+    .clone();
+    rules.insert(0, json!("year:desc"));
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "PUT",
+            "/indexes/movies/settings/ranking-rules",
+            &Value::from(rules),
+        )),
+    );
+    let by_year = multi_search(
+        &m,
+        json!({"federation": {"limit": 5}, "queries": [
+            {"indexUid": "movies", "filter": "genres = Horror"},
+            {"indexUid": "movies", "filter": "genres = Drama"},
+        ]}),
+    );
+    assert_eq!(
+        years(&by_year["hits"]),
+        latest_years(|i| i % 4 == 0 || i % 4 == 2, 5),
+        "{by_year}"
+    );
+}
