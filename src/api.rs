@@ -2,6 +2,7 @@
 //! own endpoints and `/_miroir/*` admin routes.
 
 use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,27 +37,66 @@ pub struct Api {
     pub(crate) settings_cache: SettingsCache,
 }
 
+/// An index's settings (`GET /indexes/{uid}/settings` of one node) as Miroir uses them.
+#[derive(Debug, PartialEq)]
+pub(crate) struct IndexSettings {
+    pub(crate) value: serde_json::Value,
+    /// The ranking rules have a custom sort rule (`field:asc|desc`): `_rankingScore` does not
+    /// follow it, so hits are merged by their ranking score details.
+    pub(crate) sorts_by_rule: bool,
+}
+
+impl IndexSettings {
+    pub(crate) fn new(value: serde_json::Value) -> IndexSettings {
+        let sorts_by_rule = value
+            .get("rankingRules")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|rules| {
+                rules.iter().filter_map(serde_json::Value::as_str).any(|r| {
+                    r.rsplit_once(':').is_some_and(|(field, dir)| {
+                        !field.is_empty() && matches!(dir, "asc" | "desc")
+                    })
+                })
+            });
+        IndexSettings {
+            value,
+            sorts_by_rule,
+        }
+    }
+
+    /// `faceting.sortFacetValuesBy`.
+    pub(crate) fn sort_facet_values_by(&self) -> Option<&serde_json::Value> {
+        self.value.get("faceting")?.get("sortFacetValuesBy")
+    }
+
+    /// `faceting.maxValuesPerFacet` (Meilisearch's default: 100).
+    pub(crate) fn max_values_per_facet(&self) -> usize {
+        self.value
+            .get("faceting")
+            .and_then(|f| f.get("maxValuesPerFacet"))
+            .and_then(serde_json::Value::as_u64)
+            .map_or(100, |m| usize::try_from(m).unwrap_or(usize::MAX))
+    }
+}
+
 /// Index settings read from a node, kept by one request core until a task that may change
 /// settings ends (the task registry's settings epoch moves): then all are read again. No
 /// lock: each core has its own.
 #[derive(Default)]
 pub(crate) struct SettingsCache {
-    entries: std::cell::RefCell<(
-        u64,
-        std::collections::HashMap<String, std::rc::Rc<serde_json::Value>>,
-    )>,
+    entries: std::cell::RefCell<(u64, std::collections::HashMap<String, Rc<IndexSettings>>)>,
 }
 
 impl SettingsCache {
     /// The settings of `uid` read at `epoch`, if this core has them.
-    pub(crate) fn get(&self, uid: &str, epoch: u64) -> Option<std::rc::Rc<serde_json::Value>> {
+    pub(crate) fn get(&self, uid: &str, epoch: u64) -> Option<Rc<IndexSettings>> {
         let entries = self.entries.borrow();
         (entries.0 == epoch).then(|| entries.1.get(uid).cloned())?
     }
 
     /// Keeps `settings`, read from a node that was asked at `epoch`; a newer epoch drops
     /// everything kept before it, an older one (a task ended during the read) keeps nothing.
-    pub(crate) fn put(&self, uid: &str, epoch: u64, settings: std::rc::Rc<serde_json::Value>) {
+    pub(crate) fn put(&self, uid: &str, epoch: u64, settings: Rc<IndexSettings>) {
         let mut entries = self.entries.borrow_mut();
         if epoch > entries.0 {
             *entries = (epoch, Default::default());
@@ -380,13 +420,33 @@ impl Handler for MetricsEndpoint {
 
 #[cfg(test)]
 mod tests {
-    use super::SettingsCache;
+    use super::{IndexSettings, SettingsCache};
+    use serde_json::json;
     use std::rc::Rc;
+
+    #[test]
+    fn custom_sort_rules_are_told_from_the_built_in_rules() {
+        let sorts = |rules: serde_json::Value| {
+            IndexSettings::new(json!({ "rankingRules": rules })).sorts_by_rule
+        };
+        assert!(sorts(json!(["words", "year:desc"])));
+        assert!(sorts(json!(["release.date:asc", "words"])));
+        assert!(!sorts(json!([
+            "words",
+            "typo",
+            "proximity",
+            "attribute",
+            "sort",
+            "exactness"
+        ])));
+        assert!(!sorts(json!([])));
+        assert!(!IndexSettings::new(json!({})).sorts_by_rule);
+    }
 
     #[test]
     fn cached_settings_last_until_the_epoch_moves() {
         let cache = SettingsCache::default();
-        let settings = Rc::new(serde_json::json!({"rankingRules": ["words"]}));
+        let settings = Rc::new(IndexSettings::new(json!({"rankingRules": ["words"]})));
         cache.put("movies", 3, settings.clone());
         assert_eq!(cache.get("movies", 3), Some(settings.clone()));
         assert_eq!(cache.get("books", 3), None);

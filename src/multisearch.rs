@@ -11,7 +11,7 @@ use miroir_merge::federation::{
 use miroir_merge::merge_facet_search;
 use serde_json::{json, Map, Value};
 
-use crate::api::{Api, RequestTrace};
+use crate::api::{Api, IndexSettings, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::routes::{index_not_found, join_numbers, json_object, json_response, shard_unavailable};
 use crate::search::{plan, with_shard_filter};
@@ -47,8 +47,7 @@ impl FacetOrder {
     /// The order `sort_by` (a `sortFacetValuesBy` object) gives `facet`: its own entry, else
     /// `*`, else alphabetical.
     fn of(sort_by: Option<&Value>, facet: &str) -> FacetOrder {
-        let by = sort_by.and_then(|s| s.get(facet).or_else(|| s.get("*")));
-        if by.and_then(Value::as_str) == Some("count") {
+        if sort_by.is_some_and(|s| miroir_merge::facet_values_by_count(s, facet)) {
             FacetOrder::Count
         } else {
             FacetOrder::Alpha
@@ -107,35 +106,6 @@ fn check_facet_orders(
         .map(|(facet, (_, order))| (facet.to_owned(), order))
         .collect())
 }
-
-/// An index's facet values as Meilisearch lists them (`faceting` from its settings): by
-/// decreasing count for the facets it orders by count (values of equal count keep their
-/// order), and at most `maxValuesPerFacet` (default 100) per facet. The shards' merged
-/// distribution only shows the count order when the nodes' lists did.
-fn arrange_facet_values(distribution: &mut Value, faceting: Option<&Value>) {
-    let Some(facets) = distribution.as_object_mut() else {
-        return;
-    };
-    let sort_by = faceting.and_then(|f| f.get("sortFacetValuesBy"));
-    let max_values = faceting
-        .and_then(|f| f.get("maxValuesPerFacet"))
-        .and_then(Value::as_u64)
-        .map_or(DEFAULT_MAX_VALUES_PER_FACET, |m| m as usize);
-    for (facet, values) in facets.iter_mut() {
-        let Some(values) = values.as_object_mut() else {
-            continue;
-        };
-        let mut entries: Vec<(String, Value)> = std::mem::take(values).into_iter().collect();
-        if FacetOrder::of(sort_by, facet) == FacetOrder::Count {
-            entries.sort_by_key(|(_, count)| std::cmp::Reverse(count.as_u64().unwrap_or(0)));
-        }
-        entries.truncate(max_values);
-        values.extend(entries);
-    }
-}
-
-/// Meilisearch's `faceting.maxValuesPerFacet` when an index does not set it.
-const DEFAULT_MAX_VALUES_PER_FACET: usize = 100;
 
 /// `facetDistribution` and `facetStats` merged over the indexes of a federated search
 /// (`by_index`: uid → `{"distribution", "stats"}`) as Meilisearch merges them: counts summed,
@@ -238,8 +208,6 @@ struct FederatedRules {
     refusals: Vec<(usize, Response)>,
     /// With `mergeFacets`: how the indexes order each facet's values.
     facet_orders: BTreeMap<String, FacetOrder>,
-    /// The settings of the queries' indexes.
-    settings: std::collections::HashMap<String, std::rc::Rc<Value>>,
     /// Per query: no rule applies at all (its hits' key is empty, as in Meilisearch).
     stepless: Vec<bool>,
 }
@@ -519,43 +487,21 @@ impl Api {
             .and_then(|f| f.get("mergeFacets"))
             .is_some_and(|m| !m.is_null());
         let mut facet_orders = BTreeMap::new();
-        // The indexes' settings (federated): how each orders and cuts its facet values.
-        let mut index_settings: std::collections::HashMap<String, std::rc::Rc<Value>> =
-            Default::default();
         // Federated queries whose rules have no step at all (placeholder searches without sort).
         let mut stepless: Vec<bool> = Vec::new();
         let results = if federation.is_some() {
-            // Hits need their details to compare sort steps. A query's `sort` says so before
-            // searching; an index's custom sort rules once its ranking rules are known: before
-            // searching when this core has them, else read beside the searches (which are then
-            // run again, with details).
-            let sorted = prepared
-                .iter()
-                .any(|(_, params, ..)| params.get("sort").is_some_and(|s| !s.is_null()));
-            // Semantic hits are told by their details (a `vectorSort` step), to be counted.
-            let mut details_asked = sorted || semantic;
-            if details_asked {
+            // The indexes' rules first (usually from this core's settings cache): hits need
+            // their details when a step compares sort values (a query's `sort` or an index's
+            // custom sort rule), and to tell semantic hits (a `vectorSort` step) to count them.
+            let rules = self
+                .federated_rules(&prepared, facets_by_index, merge_facets, trace)
+                .await;
+            if semantic || matches!(&rules, Ok(r) if r.sorts) {
                 ask_details(&mut prepared);
             }
-            let (rules, mut results) = if self.settings_cached(&prepared) {
-                let rules = self
-                    .federated_rules(&prepared, facets_by_index, merge_facets, trace)
-                    .await;
-                if !details_asked && matches!(&rules, Ok(r) if r.sorts) {
-                    ask_details(&mut prepared);
-                    details_asked = true;
-                }
-                let results = self
-                    .search_queries(req, auth, &prepared, &request_uid, trace)
-                    .await;
-                (rules, results)
-            } else {
-                futures_util::future::join(
-                    self.federated_rules(&prepared, facets_by_index, merge_facets, trace),
-                    self.search_queries(req, auth, &prepared, &request_uid, trace),
-                )
-                .await
-            };
+            let mut results = self
+                .search_queries(req, auth, &prepared, &request_uid, trace)
+                .await;
             // The client's authorization is judged first: a refused key gets its 403 (from the
             // answers below), never the compatibility error that quotes an index's rules.
             let refused = results
@@ -578,15 +524,8 @@ impl Api {
                 }
             }
             facet_orders = std::mem::take(&mut rules.facet_orders);
-            index_settings = std::mem::take(&mut rules.settings);
             stepless = rules.stepless;
-            if rules.sorts && !details_asked {
-                ask_details(&mut prepared);
-                self.search_queries(req, auth, &prepared, &request_uid, trace)
-                    .await
-            } else {
-                results
-            }
+            results
         } else {
             self.search_queries(req, auth, &prepared, &request_uid, trace)
                 .await
@@ -643,12 +582,9 @@ impl Api {
             total += answer["estimatedTotalHits"].as_u64().unwrap_or(0);
             processing = processing.max(answer["processingTimeMs"].as_u64().unwrap_or(0));
             if answer.get("facetDistribution").is_some() && !by_index.contains_key(uid) {
-                let mut distribution = answer["facetDistribution"].clone();
-                let faceting = index_settings.get(uid).and_then(|s| s.get("faceting"));
-                arrange_facet_values(&mut distribution, faceting);
                 by_index.insert(
                     uid.clone(),
-                    json!({"distribution": distribution, "stats": answer.get("facetStats").cloned().unwrap_or(json!({}))}),
+                    json!({"distribution": answer["facetDistribution"], "stats": answer.get("facetStats").cloned().unwrap_or(json!({}))}),
                 );
             }
             let hits = answer["hits"].as_array().cloned().unwrap_or_default();
@@ -786,14 +722,6 @@ impl Api {
         json_response(200, &Value::Object(out))
     }
 
-    /// Whether this core has the settings of every (existing) index of the queries.
-    fn settings_cached(&self, prepared: &[Prepared]) -> bool {
-        let epoch = self.cluster.tasks.settings_epoch();
-        prepared.iter().all(|(uid, ..)| {
-            self.cluster.indexes.get(uid).is_none() || self.settings_cache.get(uid, epoch).is_some()
-        })
-    }
-
     /// The index's primary key, once it has one.
     fn primary_key(&self, uid: &str) -> Option<String> {
         self.cluster.indexes.get(uid)?.primary_key.clone()
@@ -834,12 +762,16 @@ impl Api {
         // Read with Miroir's own credential (the client's key may only allow searching; the
         // rules are for Miroir's use, never shown), usually from this core's cache.
         let fetched = join_all(uids.iter().map(|uid| self.index_settings(uid, trace))).await;
-        let mut settings_of: std::collections::HashMap<&str, std::rc::Rc<Value>> =
+        let mut settings_of: std::collections::HashMap<&str, std::rc::Rc<IndexSettings>> =
             Default::default();
         let mut rules_of: std::collections::HashMap<&str, Vec<String>> = Default::default();
         for (uid, settings) in uids.iter().zip(fetched) {
             let settings = settings?;
-            let rules = settings.get("rankingRules").cloned().unwrap_or(Value::Null);
+            let rules = settings
+                .value
+                .get("rankingRules")
+                .cloned()
+                .unwrap_or(Value::Null);
             rules_of.insert(uid, serde_json::from_value(rules).unwrap_or_default());
             settings_of.insert(uid, settings);
         }
@@ -888,10 +820,7 @@ impl Api {
                         uid,
                         first_query: prepared.iter().position(|(u, ..)| u == uid)?,
                         facets,
-                        sort_by: settings_of
-                            .get(uid)
-                            .and_then(|s| s.get("faceting"))
-                            .and_then(|f| f.get("sortFacetValuesBy")),
+                        sort_by: settings_of.get(uid).and_then(|s| s.sort_facet_values_by()),
                     })
                 })
                 .collect();
@@ -912,10 +841,6 @@ impl Api {
         Ok(FederatedRules {
             refusals,
             facet_orders,
-            settings: settings_of
-                .into_iter()
-                .map(|(uid, settings)| (uid.to_owned(), settings))
-                .collect(),
             sorts: rules.iter().flatten().any(QueryRules::sorts),
             // A `q` of only spaces is a keyword query to the check but runs as a placeholder
             // search: no relevancy step either.
@@ -1010,36 +935,6 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn facet_values_follow_the_index_faceting_settings() {
-        let arranged = |faceting: Value| {
-            let mut d = json!({"genres": {"Action": 1, "Drama": 3, "Western": 2}, "year": {"1990": 5, "2000": 7}});
-            arrange_facet_values(&mut d, Some(&faceting));
-            d.as_object()
-                .unwrap()
-                .iter()
-                .map(|(f, v)| (f.clone(), v.as_object().unwrap().keys().cloned().collect()))
-                .collect::<Vec<(String, Vec<String>)>>()
-        };
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            arranged(
-                json!({"sortFacetValuesBy": {"*": "alpha", "genres": "count"}, "maxValuesPerFacet": 2})
-            ),
-            vec![
-                ("genres".into(), names(&["Drama", "Western"])),
-                ("year".into(), names(&["1990", "2000"])),
-            ]
-        );
-        assert_eq!(
-            arranged(json!({"sortFacetValuesBy": {"*": "count"}})),
-            vec![
-                ("genres".into(), names(&["Drama", "Western", "Action"])),
-                ("year".into(), names(&["2000", "1990"])),
-            ]
-        );
-    }
 
     #[test]
     fn semantic_searches_are_hybrid_ones_with_a_semantic_ratio() {

@@ -14,7 +14,7 @@ use miroir_router::batch::SHARD_FIELD;
 use miroir_router::{GroupState, RoutingSnapshot};
 use serde_json::{Map, Value};
 
-use crate::api::{Api, RequestTrace};
+use crate::api::{Api, IndexSettings, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::config::UnavailableShardPolicy;
 use crate::metrics::NodeOperation;
@@ -260,6 +260,20 @@ impl Api {
         let show_score = params.flag("showRankingScore").unwrap_or(false);
         let show_details = params.flag("showRankingScoreDetails").unwrap_or(false);
         let query_json = params.query_json();
+        // The index's settings (this core's cache, else one read): a custom sort rule needs the
+        // hits' details to be merged in order; facet values follow its faceting. Unreadable
+        // settings leave the merge to what the answers show.
+        let settings = match self.index_settings(uid, trace).await {
+            Ok(settings) => Some(settings),
+            Err(error) => {
+                tracing::warn!(
+                    index = uid,
+                    status = error.status,
+                    "index settings unreadable; merging without them"
+                );
+                None
+            }
+        };
         let merge_req = MergeRequest {
             offset,
             limit,
@@ -269,7 +283,10 @@ impl Api {
             show_ranking_score_details: show_details,
             query: query_json.as_deref(),
             request_uid: Some(request_uid),
-            ..MergeRequest::default()
+            max_values_per_facet: settings.as_deref().map(IndexSettings::max_values_per_facet),
+            sort_facet_values_by: settings
+                .as_deref()
+                .and_then(IndexSettings::sort_facet_values_by),
         };
         // What every node is asked: enough hits for the merged window, with
         // the scores the merge compares.
@@ -277,7 +294,8 @@ impl Api {
             let (skip, take) = merge_req.window();
             (skip, skip + take)
         };
-        let details = sort.is_some() || show_details;
+        let details =
+            sort.is_some() || show_details || settings.as_ref().is_some_and(|s| s.sorts_by_rule);
         // The body of nodes that answer for every shard they hold: built
         // once, shared by all of them.
         let mut shared_body: Option<Vec<u8>> = None;

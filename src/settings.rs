@@ -151,14 +151,15 @@ impl Api {
         &self,
         uid: &str,
         trace: &RequestTrace,
-    ) -> Result<std::rc::Rc<Value>, Response> {
+    ) -> Result<std::rc::Rc<crate::api::IndexSettings>, Response> {
         let epoch = self.cluster.tasks.settings_epoch();
         if let Some(settings) = self.settings_cache.get(uid, epoch) {
             return Ok(settings);
         }
         let path = format!("/indexes/{uid}/settings");
         let authorization = self.node_authorization.as_deref();
-        let settings = std::rc::Rc::new(self.read_settings(&path, authorization, trace).await?);
+        let settings = self.read_settings(&path, authorization, trace).await?;
+        let settings = std::rc::Rc::new(crate::api::IndexSettings::new(settings));
         // Read at `epoch` only if no such task ended during the read.
         if self.cluster.tasks.settings_epoch() == epoch {
             self.settings_cache.put(uid, epoch, settings.clone());

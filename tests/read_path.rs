@@ -723,6 +723,29 @@ fn merged_facets_follow_the_indexes_facet_order() {
         "{merged}"
     );
 
+    // A plain search lists them the same way, cut to the index's `maxValuesPerFacet`.
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "PATCH",
+            "/indexes/shorts/settings",
+            &json!({"faceting": {"maxValuesPerFacet": 2}}),
+        )),
+    );
+    let r = send(
+        &m,
+        "POST",
+        "/indexes/shorts/search",
+        &json!({"facets": ["genres"], "limit": 0}),
+    );
+    assert_eq!(
+        r.json()["facetDistribution"],
+        json!({"genres": {"Western": 3, "Drama": 2}}),
+        "{}",
+        r.text()
+    );
+
     // `movies` orders them alphabetically: Meilisearch refuses to merge the two.
     let r = send(
         &m,
@@ -743,7 +766,7 @@ fn merged_facets_follow_the_indexes_facet_order() {
             "link": "https://docs.meilisearch.com/errors#invalid_multi_search_facet_order"
         })
     );
-    // Without `mergeFacets` each index keeps its own order.
+    // Without `mergeFacets` each index keeps its own order and `maxValuesPerFacet`.
     let by_index = multi_search(
         &m,
         json!({
@@ -756,7 +779,17 @@ fn merged_facets_follow_the_indexes_facet_order() {
         .unwrap()
         .keys()
         .collect();
-    assert_eq!(shorts_genres, ["Western", "Drama", "Action"], "{by_index}");
+    assert_eq!(shorts_genres, ["Western", "Drama"], "{by_index}");
+    let uids: Vec<&String> = by_index["facetsByIndex"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(
+        uids,
+        ["movies", "shorts"],
+        "by uid, as Meilisearch lists them"
+    );
 }
 
 /// Settings reads Miroir has sent to nodes (`operation="admin"`), all nodes summed.
@@ -823,4 +856,13 @@ fn federated_searches_read_index_settings_once_per_core_until_settings_change() 
         latest_years(|i| i % 4 == 0 || i % 4 == 2, 5),
         "{by_year}"
     );
+    // The plain search too: `_rankingScore` ignores custom sort rules, so the shards' hits
+    // are merged by their ranking score details.
+    let single = search(&m, json!({"limit": 7}));
+    assert_eq!(
+        years(&single["hits"]),
+        latest_years(|_| true, 7),
+        "{single}"
+    );
+    assert!(single["hits"][0].get("_rankingScoreDetails").is_none());
 }

@@ -71,6 +71,13 @@ struct FacetAcc<'a> {
     all_by_count: bool,
 }
 
+/// Whether an index whose `faceting.sortFacetValuesBy` is `sort_by` lists `facet`'s values by
+/// decreasing count: the facet's own entry, else `*`, is `"count"` (else alphabetical).
+pub fn facet_values_by_count(sort_by: &serde_json::Value, facet: &str) -> bool {
+    let by = sort_by.get(facet).or_else(|| sort_by.get("*"));
+    by.and_then(serde_json::Value::as_str) == Some("count")
+}
+
 /// Meilisearch's default facet value order: numbers (numerically), then strings (lowercased).
 fn cmp_alpha(a: &str, b: &str) -> Ordering {
     match (a.parse::<f64>(), b.parse::<f64>()) {
@@ -87,6 +94,7 @@ fn cmp_alpha(a: &str, b: &str) -> Ordering {
 pub(crate) fn merge_distribution(
     raws: &[(usize, &[u8])],
     max_values: Option<usize>,
+    sort_by: Option<&serde_json::Value>,
     out: &mut Vec<u8>,
 ) -> Result<(), (usize, String)> {
     let mut facets: BTreeMap<Cow<'_, str>, FacetAcc<'_>> = BTreeMap::new();
@@ -123,7 +131,10 @@ pub(crate) fn merge_distribution(
         }
         write_str(out, &name);
         out.extend_from_slice(b":{");
-        let by_count = acc.all_by_count && !acc.all_alpha;
+        let by_count = match sort_by {
+            Some(sort_by) => facet_values_by_count(sort_by, &name),
+            None => acc.all_by_count && !acc.all_alpha,
+        };
         sorted.clear();
         sorted.extend(acc.counts);
         if by_count {
@@ -362,7 +373,7 @@ mod tests {
             .map(|(i, r)| (i, r.as_bytes()))
             .collect();
         let mut out = Vec::new();
-        merge_distribution(&raws, None, &mut out).unwrap();
+        merge_distribution(&raws, None, None, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -389,8 +400,33 @@ mod tests {
     fn truncates_to_max_values() {
         let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"f":{"a":1,"b":2,"c":3}}"#.as_slice())];
         let mut out = Vec::new();
-        merge_distribution(&raws, Some(2), &mut out).unwrap();
+        merge_distribution(&raws, Some(2), None, &mut out).unwrap();
         assert_eq!(out, br#"{"f":{"a":1,"b":2}}"#);
+    }
+
+    #[test]
+    fn the_index_setting_decides_the_order() {
+        // Every node's list reads both ways; the index orders `f` by count, `g` alphabetically.
+        let raws: Vec<(usize, &[u8])> = vec![
+            (0, br#"{"f":{"a":1,"c":1},"g":{"b":3,"a":1}}"#.as_slice()),
+            (1, br#"{"f":{"c":1},"g":{"a":1}}"#.as_slice()),
+        ];
+        let by = serde_json::json!({"*": "alpha", "f": "count"});
+        let mut out = Vec::new();
+        merge_distribution(&raws, Some(1), Some(&by), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"f":{"c":2},"g":{"a":2}}"#
+        );
+        assert!(facet_values_by_count(
+            &serde_json::json!({"*": "count"}),
+            "x"
+        ));
+        assert!(!facet_values_by_count(
+            &serde_json::json!({"*": "count", "x": "alpha"}),
+            "x"
+        ));
+        assert!(!facet_values_by_count(&serde_json::json!({}), "x"));
     }
 
     #[test]

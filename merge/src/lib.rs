@@ -87,6 +87,7 @@ mod walk;
 use std::fmt;
 
 use details::DetailsReader;
+pub use facets::facet_values_by_count;
 use key::{cmp_comps, cmp_num, field_key, Comp, Num, SortField};
 use node::{Node, OpenError, Tail};
 use walk::{
@@ -123,6 +124,11 @@ pub struct MergeRequest<'a> {
     pub request_uid: Option<&'a str>,
     /// Truncate each merged facet to this many values (the index's `maxValuesPerFacet`).
     pub max_values_per_facet: Option<usize>,
+    /// The index's `faceting.sortFacetValuesBy` (`{"*": "alpha", "genres": "count"}`): which
+    /// facets list their values by decreasing count ([`facet_values_by_count`]). `None`: the
+    /// order the nodes' lists show (count only when every list is by count and one is not
+    /// alphabetical).
+    pub sort_facet_values_by: Option<&'a serde_json::Value>,
 }
 
 impl MergeRequest<'_> {
@@ -627,8 +633,13 @@ fn write_tail(
         .collect();
     if !dist.is_empty() {
         out.extend_from_slice(b",\"facetDistribution\":");
-        facets::merge_distribution(&dist, req.max_values_per_facet, out)
-            .map_err(|(n, e)| malformed(n, e))?;
+        facets::merge_distribution(
+            &dist,
+            req.max_values_per_facet,
+            req.sort_facet_values_by,
+            out,
+        )
+        .map_err(|(n, e)| malformed(n, e))?;
     }
     let stats: Vec<(usize, &[u8])> = scans
         .iter()
