@@ -904,23 +904,36 @@ impl Api {
             })
             .collect();
         let target = format!("/indexes/{uid}/facet-search");
-        let answers = match self
-            .gather(
+        // The index's settings (usually cached) are read beside the searches.
+        let (answers, settings) = futures_util::future::join(
+            self.gather(
                 &target,
                 &bodies,
                 self.node_authorization(req, auth),
                 trace,
                 "A node failed during the facet search",
-            )
-            .await
-        {
+            ),
+            self.index_settings(uid, trace),
+        )
+        .await;
+        let answers = match answers {
             Ok(answers) => answers,
             Err(r) => return r,
         };
         let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
         let mut out = Vec::with_capacity(answers.iter().map(Vec::len).sum());
-        // Meilisearch's default `maxFacetHits`.
-        match merge_facet_search(&bodies, Some(100), &mut out) {
+        // The index's `maxValuesPerFacet` and order for the facet (Meilisearch's facet search
+        // follows both); without its settings, its default and the order the nodes show.
+        let settings = settings.ok();
+        let facet = body.get("facetName").and_then(Value::as_str).unwrap_or("");
+        let max_hits = settings
+            .as_deref()
+            .map_or(100, IndexSettings::max_values_per_facet);
+        let by_count = settings.as_deref().map(|s| {
+            s.sort_facet_values_by()
+                .is_some_and(|by| miroir_merge::facet_values_by_count(by, facet))
+        });
+        match merge_facet_search(&bodies, Some(max_hits), by_count, &mut out) {
             Ok(()) => Response::json(200, out),
             Err(err) => Response::error(
                 502,

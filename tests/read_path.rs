@@ -746,6 +746,20 @@ fn merged_facets_follow_the_indexes_facet_order() {
         r.text()
     );
 
+    // Facet search as well.
+    let r = send(
+        &m,
+        "POST",
+        "/indexes/shorts/facet-search",
+        &json!({"facetName": "genres"}),
+    );
+    assert_eq!(
+        r.json()["facetHits"],
+        json!([{"value": "Western", "count": 3}, {"value": "Drama", "count": 2}]),
+        "{}",
+        r.text()
+    );
+
     // `movies` orders them alphabetically: Meilisearch refuses to merge the two.
     let r = send(
         &m,

@@ -254,11 +254,14 @@ struct FacetSearch<'a> {
 
 /// Merges facet-search responses (`{facetHits: [{value, count}], facetQuery,
 /// processingTimeMs}`): counts summed per value, values only one node has included, ordered
-/// like [`merge_distribution`] orders a facet's values; `facetQuery` from the first node,
-/// `processingTimeMs` the max. The bodies must already be validated.
+/// alphabetically or, with `by_count` (the index's order for the facet; `None`: the order the
+/// nodes' lists show), by decreasing count, equal counts by decreasing value as Meilisearch's
+/// facet search lists them; `facetQuery` from the first node, `processingTimeMs` the max. The
+/// bodies must already be validated.
 pub(crate) fn merge_facet_search(
     bodies: &[&[u8]],
     max_hits: Option<usize>,
+    by_count: Option<bool>,
     out: &mut Vec<u8>,
 ) -> Result<(), (usize, String)> {
     let mut counts: BTreeMap<Cow<'_, str>, u64> = BTreeMap::new();
@@ -286,7 +289,9 @@ pub(crate) fn merge_facet_search(
         time = time.max(parsed.processing_time_ms.unwrap_or(0));
     }
     let mut sorted: Vec<(Cow<'_, str>, u64)> = counts.into_iter().collect();
-    if all_by_count && !all_alpha {
+    if by_count == Some(true) {
+        sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| kb.cmp(ka)));
+    } else if by_count.is_none() && all_by_count && !all_alpha {
         sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| cmp_alpha(ka, kb)));
     } else {
         sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb));
@@ -427,6 +432,30 @@ mod tests {
             "x"
         ));
         assert!(!facet_values_by_count(&serde_json::json!({}), "x"));
+    }
+
+    #[test]
+    fn facet_search_by_count_as_the_index_says() {
+        let bodies: [&[u8]; 2] = [
+            br#"{"facetHits":[{"value":"a","count":2},{"value":"b","count":1}],"facetQuery":null,"processingTimeMs":1}"#,
+            br#"{"facetHits":[{"value":"c","count":1},{"value":"d","count":3}],"facetQuery":null,"processingTimeMs":2}"#,
+        ];
+        let hits = |by_count| {
+            let mut out = Vec::new();
+            merge_facet_search(&bodies, Some(3), by_count, &mut out).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            v["facetHits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["value"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        // Equal counts by decreasing value, as Meilisearch's facet search lists them.
+        assert_eq!(hits(Some(true)), ["d", "a", "c"]);
+        assert_eq!(hits(Some(false)), ["a", "b", "c"]);
+        // Unknown: the nodes' lists do not all read by count.
+        assert_eq!(hits(None), ["a", "b", "c"]);
     }
 
     #[test]

@@ -705,19 +705,21 @@ pub fn merge_facet_stats(objects: &[&[u8]], out: &mut Vec<u8>) -> Result<(), Mer
 /// Merges facet-search responses (`POST /indexes/{uid}/facet-search`) into the client's answer,
 /// appended to `out`: `facetHits` counts summed per value (values only one node has included),
 /// ordered alphabetically like Meilisearch (numbers numerically, then strings
-/// case-insensitively) unless every node listed them by count; truncated to `max_hits` (the
-/// index's `maxFacetHits`, 100 by default) when given; `facetQuery` from the first node;
+/// case-insensitively) or, when `by_count` (the index orders the facet by count; `None`: when
+/// every node listed them by count), by decreasing count; truncated to `max_hits` (the index's
+/// `maxValuesPerFacet`, 100 by default) when given; `facetQuery` from the first node;
 /// `processingTimeMs` the max.
 pub fn merge_facet_search(
     node_bodies: &[&[u8]],
     max_hits: Option<usize>,
+    by_count: Option<bool>,
     out: &mut Vec<u8>,
 ) -> Result<(), MergeError> {
     for (i, body) in node_bodies.iter().enumerate() {
         walk::validate(body).map_err(|e| bad_json(i, e))?;
     }
     let start = out.len();
-    facets::merge_facet_search(node_bodies, max_hits, out).map_err(|(n, e)| {
+    facets::merge_facet_search(node_bodies, max_hits, by_count, out).map_err(|(n, e)| {
         out.truncate(start);
         malformed(n, e)
     })

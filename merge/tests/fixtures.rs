@@ -384,13 +384,13 @@ fn facet_search_counts_are_summed() {
     let f = Fixture::load("132");
     let real = f.response_raw().as_bytes().to_vec();
     let mut out = Vec::new();
-    miroir_merge::merge_facet_search(&[&real], None, &mut out).unwrap();
+    miroir_merge::merge_facet_search(&[&real], None, None, &mut out).unwrap();
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v, f.response());
 
     let other = br#"{"facetHits":[{"value":"Black Comedy","count":3},{"value":"Comedy","count":2}],"facetQuery":"com","processingTimeMs":4}"#;
     out.clear();
-    miroir_merge::merge_facet_search(&[&real, other], None, &mut out).unwrap();
+    miroir_merge::merge_facet_search(&[&real, other], None, None, &mut out).unwrap();
     assert_eq!(
         String::from_utf8(out.clone()).unwrap(),
         r#"{"facetHits":[{"value":"Black Comedy","count":3},{"value":"Comedy","count":87}],"facetQuery":"com","processingTimeMs":4}"#
@@ -398,6 +398,7 @@ fn facet_search_counts_are_summed() {
     out.clear();
     assert!(miroir_merge::merge_facet_search(
         &[&real, b"{\"facetHits\":[{\"value\":1}]}"],
+        None,
         None,
         &mut out
     )
