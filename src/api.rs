@@ -69,6 +69,15 @@ impl IndexSettings {
         self.value.get("faceting")?.get("sortFacetValuesBy")
     }
 
+    /// `pagination.maxTotalHits` (Meilisearch's default: 1000).
+    pub(crate) fn max_total_hits(&self) -> usize {
+        self.value
+            .get("pagination")
+            .and_then(|p| p.get("maxTotalHits"))
+            .and_then(serde_json::Value::as_u64)
+            .map_or(1000, |m| usize::try_from(m).unwrap_or(usize::MAX))
+    }
+
     /// `faceting.maxValuesPerFacet` (Meilisearch's default: 100).
     pub(crate) fn max_values_per_facet(&self) -> usize {
         self.value

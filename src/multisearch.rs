@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::api::{Api, IndexSettings, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::routes::{index_not_found, join_numbers, json_object, json_response, shard_unavailable};
-use crate::search::{plan, with_shard_filter};
+use crate::search::{plan, with_shard_filter, Pagination};
 
 /// A per-query error as multi-search reports it: 400, message prefixed
 /// with the query's position.
@@ -500,7 +500,7 @@ impl Api {
                 ask_details(&mut prepared);
             }
             let mut results = self
-                .search_queries(req, auth, &prepared, &request_uid, trace)
+                .search_queries(req, auth, &prepared, true, &request_uid, trace)
                 .await;
             // The client's authorization is judged first: a refused key gets its 403 (from the
             // answers below), never the compatibility error that quotes an index's rules.
@@ -527,7 +527,7 @@ impl Api {
             stepless = rules.stepless;
             results
         } else {
-            self.search_queries(req, auth, &prepared, &request_uid, trace)
+            self.search_queries(req, auth, &prepared, false, &request_uid, trace)
                 .await
         };
         let mut answers = Vec::with_capacity(results.len());
@@ -727,17 +727,24 @@ impl Api {
         self.cluster.indexes.get(uid)?.primary_key.clone()
     }
 
-    /// Every query's search, concurrently, in input order.
+    /// Every query's search, concurrently, in input order. Federated queries are not held to
+    /// their index's `maxTotalHits` (Meilisearch's federated search is not).
     async fn search_queries(
         &self,
         req: &Request<'_>,
         auth: &ClientAuth<'_>,
         prepared: &[Prepared],
+        federated: bool,
         request_uid: &str,
         trace: &RequestTrace,
     ) -> Vec<Result<crate::search::Searched, Response>> {
+        let pagination = if federated {
+            Pagination::Unbounded
+        } else {
+            Pagination::WithinMaxTotalHits
+        };
         join_all(prepared.iter().map(|(uid, params, _, _)| {
-            self.search_index(req, auth, uid, params, request_uid, trace)
+            self.search_index(req, auth, uid, params, pagination, request_uid, trace)
         }))
         .await
     }

@@ -171,6 +171,15 @@ pub(crate) struct Searched {
     pub missing_shards: Vec<u32>,
 }
 
+/// Whether a search is held to its index's `pagination.maxTotalHits`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pagination {
+    /// As a search (or a plain multi-search query) is: no hit past it, totals at most it.
+    WithinMaxTotalHits,
+    /// As a federated query is.
+    Unbounded,
+}
+
 impl Api {
     pub(crate) async fn search(
         &self,
@@ -197,7 +206,15 @@ impl Api {
         };
         let request_uid = crate::api::new_uuid_v7();
         match self
-            .search_params(req, auth, uid, &params, &request_uid, trace)
+            .search_params(
+                req,
+                auth,
+                uid,
+                &params,
+                Pagination::WithinMaxTotalHits,
+                request_uid.as_str(),
+                trace,
+            )
             .await
         {
             Ok(searched) => {
@@ -221,25 +238,37 @@ impl Api {
     }
 
     /// Searches one index for `body` (Meilisearch search parameters).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn search_index(
         &self,
         req: &Request<'_>,
         auth: &ClientAuth<'_>,
         uid: &str,
         body: &Map<String, Value>,
+        pagination: Pagination,
         request_uid: &str,
         trace: &RequestTrace,
     ) -> Result<Searched, Response> {
-        self.search_params(req, auth, uid, &Params::Map(body), request_uid, trace)
-            .await
+        self.search_params(
+            req,
+            auth,
+            uid,
+            &Params::Map(body),
+            pagination,
+            request_uid,
+            trace,
+        )
+        .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn search_params(
         &self,
         req: &Request<'_>,
         auth: &ClientAuth<'_>,
         uid: &str,
         params: &Params<'_>,
+        pagination: Pagination,
         request_uid: &str,
         trace: &RequestTrace,
     ) -> Result<Searched, Response> {
@@ -284,6 +313,12 @@ impl Api {
             query: query_json.as_deref(),
             request_uid: Some(request_uid),
             max_values_per_facet: settings.as_deref().map(IndexSettings::max_values_per_facet),
+            max_total_hits: match pagination {
+                Pagination::WithinMaxTotalHits => {
+                    settings.as_deref().map(IndexSettings::max_total_hits)
+                }
+                Pagination::Unbounded => None,
+            },
             sort_facet_values_by: settings
                 .as_deref()
                 .and_then(IndexSettings::sort_facet_values_by),

@@ -880,3 +880,49 @@ fn federated_searches_read_index_settings_once_per_core_until_settings_change() 
     );
     assert!(single["hits"][0].get("_rankingScoreDetails").is_none());
 }
+
+#[test]
+fn no_hit_past_max_total_hits() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "PATCH",
+            "/indexes/movies/settings",
+            &json!({"pagination": {"maxTotalHits": 100}}),
+        )),
+    );
+    let first_100 = ids(&search(&m, json!({"limit": 100}))["hits"]);
+    assert_eq!(first_100.len(), 100);
+    // The window is cut at maxTotalHits, the totals are at most it (Meilisearch's
+    // `min(candidates, maxTotalHits)`), the offset answered is the one the window starts at.
+    let tail = search(&m, json!({"offset": 90, "limit": 20}));
+    assert_eq!(ids(&tail["hits"]), first_100[90..], "{tail}");
+    assert_eq!(
+        (&tail["offset"], &tail["limit"], &tail["estimatedTotalHits"]),
+        (&json!(90), &json!(20), &json!(100))
+    );
+    let past = search(&m, json!({"offset": 150, "limit": 5}));
+    assert_eq!(past["hits"], json!([]), "{past}");
+    assert_eq!(past["offset"], 100, "{past}");
+    let page = search(&m, json!({"hitsPerPage": 30, "page": 4}));
+    assert_eq!(ids(&page["hits"]), first_100[90..], "{page}");
+    assert_eq!(
+        (&page["totalHits"], &page["totalPages"]),
+        (&json!(100), &json!(4))
+    );
+    // A plain multi-search query is held to it too; a federated one is not (Meilisearch's
+    // federated search has no such cut).
+    let plain = multi_search(
+        &m,
+        json!({"queries": [{"indexUid": "movies", "offset": 95, "limit": 10}]}),
+    );
+    assert_eq!(ids(&plain["results"][0]["hits"]).len(), 5, "{plain}");
+    let federated = multi_search(
+        &m,
+        json!({"federation": {"limit": 150}, "queries": [{"indexUid": "movies"}]}),
+    );
+    assert_eq!(ids(&federated["hits"]).len(), 150, "{federated}");
+}

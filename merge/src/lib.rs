@@ -45,7 +45,8 @@
 //! `limit, offset, estimatedTotalHits` or, in page mode, `hitsPerPage, page, totalPages,
 //! totalHits`, then `facetDistribution` (counts summed, values present on one node only
 //! included), `facetStats` (min of mins, max of maxes), `semanticHitCount` (summed), other
-//! members from the first node that has them, `requestUid`. Totals are summed,
+//! members from the first node that has them, `requestUid`. Totals are summed (at most
+//! [`MergeRequest::max_total_hits`], which also cuts the window as Meilisearch does),
 //! `processingTimeMs` is the max, `query`/`limit`/`offset` are the client's.
 //!
 //! Hits are written from the node bytes: each hit is copied with byte ranges cut out — every
@@ -124,6 +125,10 @@ pub struct MergeRequest<'a> {
     pub request_uid: Option<&'a str>,
     /// Truncate each merged facet to this many values (the index's `maxValuesPerFacet`).
     pub max_values_per_facet: Option<usize>,
+    /// The index's `pagination.maxTotalHits`: as in Meilisearch, no hit past it is returned
+    /// (the window is cut there, the offset answered is at most it) and the totals are at
+    /// most it.
+    pub max_total_hits: Option<usize>,
     /// The index's `faceting.sortFacetValuesBy` (`{"*": "alpha", "genres": "count"}`): which
     /// facets list their values by decreasing count ([`facet_values_by_count`]). `None`: the
     /// order the nodes' lists show (count only when every list is by count and one is not
@@ -141,8 +146,20 @@ impl MergeRequest<'_> {
         }
     }
 
-    /// `(hits to skip, hits to return)` in the merged list.
+    /// `(hits to skip, hits to return)` in the merged list, within `max_total_hits`.
     pub fn window(&self) -> (usize, usize) {
+        let (skip, take) = self.asked_window();
+        match self.max_total_hits {
+            Some(max) => {
+                let skip = skip.min(max);
+                (skip, take.min(max - skip))
+            }
+            None => (skip, take),
+        }
+    }
+
+    /// The window the client asked for, `max_total_hits` aside.
+    fn asked_window(&self) -> (usize, usize) {
         match self.page {
             Some(Page {
                 page,
@@ -551,16 +568,20 @@ fn merge_inner(
     write_tail(req, &tails, out)?;
     Ok(MergeStats {
         hits: emitted,
-        total_hits: total_hits(&tails),
+        total_hits: total_hits(req, &tails),
         order,
     })
 }
 
-fn total_hits(tails: &[&Tail<'_>]) -> u64 {
-    tails
+/// The nodes' totals summed, at most `max_total_hits`.
+fn total_hits(req: &MergeRequest<'_>, tails: &[&Tail<'_>]) -> u64 {
+    let total = tails
         .iter()
         .map(|t| t.estimated_total_hits.or(t.total_hits).unwrap_or(0))
-        .fold(0u64, u64::saturating_add)
+        .fold(0u64, u64::saturating_add);
+    req.max_total_hits.map_or(total, |max| {
+        total.min(u64::try_from(max).unwrap_or(u64::MAX))
+    })
 }
 
 /// Everything after `hits`.
@@ -596,7 +617,7 @@ fn write_tail(
             .max()
             .unwrap_or(0),
     );
-    let total = total_hits(scans);
+    let total = total_hits(req, scans);
     match req.page {
         Some(Page {
             page,
@@ -619,8 +640,9 @@ fn write_tail(
         None => {
             out.extend_from_slice(b",\"limit\":");
             write_u64(out, req.limit as u64);
+            // The offset the window starts at (Meilisearch's, cut to `maxTotalHits`).
             out.extend_from_slice(b",\"offset\":");
-            write_u64(out, req.offset as u64);
+            write_u64(out, req.window().0 as u64);
             out.extend_from_slice(b",\"estimatedTotalHits\":");
             write_u64(out, total);
         }

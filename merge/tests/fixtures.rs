@@ -507,3 +507,62 @@ fn federated_sorts_in_opposite_directions_are_refused_like_fixture_130() {
         assert!(ok.is_ok(), "{ok:?}");
     }
 }
+
+#[test]
+fn max_total_hits_cuts_the_window_and_the_totals() {
+    let node = |ids: &[u32], total: u64| {
+        let hits: Vec<String> = ids
+            .iter()
+            .map(|i| {
+                format!(
+                    r#"{{"id":{i},"_rankingScore":{}}}"#,
+                    1.0 - f64::from(*i) / 100.0
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"hits":[{}],"query":"","processingTimeMs":1,"limit":20,"offset":0,"estimatedTotalHits":{total}}}"#,
+            hits.join(",")
+        )
+    };
+    let (a, b) = (node(&[0, 2, 4, 6], 4), node(&[1, 3, 5, 7], 4));
+    let bodies = [a.as_bytes(), b.as_bytes()];
+    let mut req = MergeRequest::new(4, 3);
+    req.max_total_hits = Some(5);
+    assert_eq!(req.window(), (4, 1));
+    assert_eq!(req.node_limit(), 5);
+    let mut out = Vec::new();
+    miroir_merge::merge_search(&req, &bodies, &mut out).unwrap();
+    let merged: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(merged["hits"], serde_json::json!([{"id": 4}]));
+    assert_eq!(
+        (
+            &merged["offset"],
+            &merged["limit"],
+            &merged["estimatedTotalHits"]
+        ),
+        (&Value::from(4), &Value::from(3), &Value::from(5))
+    );
+    // Past it: nothing, and the offset answered is where the window was cut.
+    req.offset = 9;
+    assert_eq!(req.window(), (5, 0));
+    out.clear();
+    miroir_merge::merge_search(&req, &bodies, &mut out).unwrap();
+    let merged: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(merged["hits"], serde_json::json!([]));
+    assert_eq!(merged["offset"], 5);
+    // Page mode: totalHits and totalPages from the cut total.
+    req.page = Some(Page {
+        page: 2,
+        hits_per_page: 3,
+    });
+    assert_eq!(req.window(), (3, 2));
+    out.clear();
+    miroir_merge::merge_search(&req, &bodies, &mut out).unwrap();
+    let merged: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(merged["hits"], serde_json::json!([{"id": 3}, {"id": 4}]));
+    assert_eq!(
+        (&merged["totalHits"], &merged["totalPages"]),
+        (&Value::from(5), &Value::from(2))
+    );
+}
