@@ -69,6 +69,13 @@ impl IndexSettings {
         self.value.get("faceting")?.get("sortFacetValuesBy")
     }
 
+    /// `distinctAttribute`, when set.
+    pub(crate) fn distinct_attribute(&self) -> Option<&str> {
+        self.value
+            .get("distinctAttribute")
+            .and_then(serde_json::Value::as_str)
+    }
+
     /// `pagination.maxTotalHits` (Meilisearch's default: 1000).
     pub(crate) fn max_total_hits(&self) -> usize {
         self.value

@@ -303,10 +303,27 @@ impl Api {
                 None
             }
         };
+        // Distinct (the query's, else the index's): the merge keeps one hit per value across
+        // shards, so the hits must show the field; a top-level field the client's
+        // `attributesToRetrieve` leaves out is asked for and cut out again.
+        let distinct = params.string("distinct").or_else(|| {
+            settings
+                .as_deref()
+                .and_then(IndexSettings::distinct_attribute)
+                .map(str::to_owned)
+        });
+        let hidden_field = distinct.as_deref().filter(|field| {
+            !field.contains('.')
+                && params
+                    .strings("attributesToRetrieve")
+                    .is_some_and(|fields| !fields.iter().any(|f| f == field || f.contains('*')))
+        });
         let merge_req = MergeRequest {
             offset,
             limit,
             page,
+            distinct: distinct.as_deref(),
+            hidden_field,
             sort: sort.as_deref(),
             show_ranking_score: show_score,
             show_ranking_score_details: show_details,
@@ -371,10 +388,16 @@ impl Api {
             let mut filtered: Vec<Option<Vec<u8>>> = Vec::with_capacity(pending.per_node.len());
             for (&node, shards) in &pending.per_node {
                 if rf > 1 || round > 0 || pending.partial_nodes.contains(&node) {
-                    filtered.push(Some(params.node_body(window_end, details, Some(shards))));
+                    filtered.push(Some(params.node_body(
+                        window_end,
+                        details,
+                        Some(shards),
+                        hidden_field,
+                    )));
                 } else {
                     if shared_body.is_none() {
-                        shared_body = Some(params.node_body(window_end, details, None));
+                        shared_body =
+                            Some(params.node_body(window_end, details, None, hidden_field));
                     }
                     filtered.push(None);
                 }
@@ -529,6 +552,11 @@ impl Params<'_> {
     }
 
     fn sort(&self) -> Option<Vec<String>> {
+        self.strings("sort")
+    }
+
+    /// An array-of-strings parameter (other elements skipped).
+    fn strings(&self, key: &str) -> Option<Vec<String>> {
         let strings = |v: &Value| {
             v.as_array().map(|s| {
                 s.iter()
@@ -538,12 +566,23 @@ impl Params<'_> {
             })
         };
         match self {
-            Params::Map(m) => m.get("sort").and_then(strings),
+            Params::Map(m) => m.get(key).and_then(strings),
             Params::Raw(r) => r
-                .get("sort")
+                .get(key)
                 .filter(|v| v.starts_with('['))
                 .and_then(|v| serde_json::from_str::<Value>(v).ok())
                 .and_then(|v| strings(&v)),
+        }
+    }
+
+    /// A string parameter.
+    fn string(&self, key: &str) -> Option<String> {
+        match self {
+            Params::Map(m) => m.get(key).and_then(Value::as_str).map(str::to_owned),
+            Params::Raw(r) => r
+                .get(key)
+                .filter(|v| v.starts_with('"'))
+                .and_then(|v| serde_json::from_str::<String>(v).ok()),
         }
     }
 
@@ -565,11 +604,23 @@ impl Params<'_> {
 
     /// What a node is asked: the client's parameters with `offset: 0`,
     /// `limit: window_end`, `showRankingScore: true` (and details when
-    /// `details`), no `page`/`hitsPerPage`, and `shards` ANDed to the filter.
-    fn node_body(&self, window_end: usize, details: bool, shards: Option<&[u32]>) -> Vec<u8> {
+    /// `details`), no `page`/`hitsPerPage`, `shards` ANDed to the filter, and
+    /// `also_retrieve` added to `attributesToRetrieve`.
+    fn node_body(
+        &self,
+        window_end: usize,
+        details: bool,
+        shards: Option<&[u32]>,
+        also_retrieve: Option<&str>,
+    ) -> Vec<u8> {
         match self {
             Params::Map(body) => {
                 let mut b = (*body).clone();
+                if let (Some(field), Some(Value::Array(fields))) =
+                    (also_retrieve, b.get_mut("attributesToRetrieve"))
+                {
+                    fields.push(Value::from(field));
+                }
                 b.remove("page");
                 b.remove("hitsPerPage");
                 b.insert("offset".into(), Value::from(0));
@@ -584,7 +635,7 @@ impl Params<'_> {
                 }
                 serde_json::to_vec(&Value::Object(b)).unwrap_or_default()
             }
-            Params::Raw(raw) => raw.node_body(window_end, details, shards),
+            Params::Raw(raw) => raw.node_body(window_end, details, shards, also_retrieve),
         }
     }
 }
@@ -677,7 +728,13 @@ impl<'a> RawBody<'a> {
             .find_map(|&(k, v)| (k == key).then_some(v))
     }
 
-    fn node_body(&self, window_end: usize, details: bool, shards: Option<&[u32]>) -> Vec<u8> {
+    fn node_body(
+        &self,
+        window_end: usize,
+        details: bool,
+        shards: Option<&[u32]>,
+        also_retrieve: Option<&str>,
+    ) -> Vec<u8> {
         use std::io::Write;
         let mut out = Vec::with_capacity(
             96 + self.members[..self.len]
@@ -696,7 +753,19 @@ impl<'a> RawBody<'a> {
             out.push(b'"');
             out.extend_from_slice(key.as_bytes());
             out.extend_from_slice(b"\":");
-            out.extend_from_slice(value.as_bytes());
+            match also_retrieve.filter(|_| key == "attributesToRetrieve") {
+                Some(field) if value.starts_with('[') && value.ends_with(']') => {
+                    let inner = &value[1..value.len() - 1];
+                    out.push(b'[');
+                    if !inner.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+                        out.extend_from_slice(inner.as_bytes());
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&serde_json::to_vec(field).unwrap_or_default());
+                    out.push(b']');
+                }
+                _ => out.extend_from_slice(value.as_bytes()),
+            }
             out.push(b',');
         }
         let _ = write!(
@@ -904,13 +973,29 @@ mod tests {
             assert_eq!(r.flag(key), m.flag(key), "{key} of {body}");
         }
         assert_eq!(r.sort(), m.sort(), "sort of {body}");
+        assert_eq!(
+            r.strings("attributesToRetrieve"),
+            m.strings("attributesToRetrieve"),
+            "attributesToRetrieve of {body}"
+        );
+        assert_eq!(
+            r.string("distinct"),
+            m.string("distinct"),
+            "distinct of {body}"
+        );
         assert_eq!(r.query_json(), m.query_json(), "q of {body}");
         for details in [false, true] {
             for shards in [None, Some(&[1u32][..]), Some(&[0u32, 2][..])] {
-                let a: Value = serde_json::from_slice(&r.node_body(30, details, shards))
-                    .unwrap_or_else(|e| panic!("raw node body of {body}: {e}"));
-                let b: Value = serde_json::from_slice(&m.node_body(30, details, shards)).unwrap();
-                assert_eq!(a, b, "node body of {body} (details {details}, {shards:?})");
+                for also in [None, Some("genres")] {
+                    let a: Value = serde_json::from_slice(&r.node_body(30, details, shards, also))
+                        .unwrap_or_else(|e| panic!("raw node body of {body}: {e}"));
+                    let b: Value =
+                        serde_json::from_slice(&m.node_body(30, details, shards, also)).unwrap();
+                    assert_eq!(
+                        a, b,
+                        "node body of {body} (details {details}, {shards:?}, {also:?})"
+                    );
+                }
             }
         }
     }
@@ -940,6 +1025,9 @@ mod tests {
             "{\n \"q\" :\t\"x\" ,\r\n\"limit\": 3 , \"facets\": [ \"genres\" , \"year\" ] }",
             r#"{"q":"x","hybrid":{"embedder":"default","semanticRatio":0.5},"vector":[0.1,-0.25,0,1.5]}"#,
             r#"{"attributesToRetrieve":["*"],"attributesToHighlight":["title"],"highlightPreTag":"<em>"}"#,
+            r#"{"attributesToRetrieve":["id", "title"],"distinct":"genres"}"#,
+            r#"{"attributesToRetrieve":[ ],"distinct":null}"#,
+            r#"{"attributesToRetrieve":"title","distinct":3}"#,
         ] {
             same(body);
         }

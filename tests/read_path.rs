@@ -926,3 +926,57 @@ fn no_hit_past_max_total_hits() {
     );
     assert_eq!(ids(&federated["hits"]).len(), 150, "{federated}");
 }
+
+#[test]
+fn distinct_holds_across_shards() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    let genres = |hits: &Value| -> Vec<String> {
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["genres"][0].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Every node holds every genre: each answers four hits, the merge keeps one per genre.
+    let all = search(&m, json!({"distinct": "genres"}));
+    let found = genres(&all["hits"]);
+    assert_eq!(found.len(), 4, "{all}");
+    let mut unique = found.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 4, "{all}");
+    // Meilisearch's estimate leaves out the duplicates of the hits answered: 1000 - 4 × 249.
+    assert_eq!(all["estimatedTotalHits"], 4, "{all}");
+    // The same page, a window of it.
+    let window = search(&m, json!({"distinct": "genres", "offset": 1, "limit": 2}));
+    assert_eq!(genres(&window["hits"]), found[1..3], "{window}");
+    // The field is read even when the client leaves it out of what it retrieves (and it
+    // stays out, `_formatted` included).
+    let hidden = search(
+        &m,
+        json!({"distinct": "genres", "attributesToRetrieve": ["id"], "attributesToHighlight": ["*"]}),
+    );
+    assert_eq!(
+        ids(&hidden["hits"]),
+        ids(&all["hits"]),
+        "the same documents: {hidden}"
+    );
+    for hit in hidden["hits"].as_array().unwrap() {
+        assert!(hit.get("genres").is_none(), "{hit}");
+        assert!(hit["_formatted"].get("genres").is_none(), "{hit}");
+        assert!(hit["_formatted"].get("id").is_some(), "{hit}");
+    }
+    // The index's distinct attribute, without the parameter.
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "PUT",
+            "/indexes/movies/settings/distinct-attribute",
+            &json!("genres"),
+        )),
+    );
+    let by_setting = search(&m, json!({}));
+    assert_eq!(genres(&by_setting["hits"]), found, "{by_setting}");
+}

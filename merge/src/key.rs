@@ -288,7 +288,7 @@ impl SortField {
 }
 
 /// Finds the value of a (possibly dotted) field path in the object at `hit[s..]`.
-fn lookup(hit: &[u8], s: usize, path: &str, depth: usize) -> R<Option<(usize, usize)>> {
+pub(crate) fn lookup(hit: &[u8], s: usize, path: &str, depth: usize) -> R<Option<(usize, usize)>> {
     let mut members = Members::new(hit, s, depth)?;
     while let Some(m) = members.next_member()? {
         if key_is(m.key, path) {

@@ -125,6 +125,15 @@ pub struct MergeRequest<'a> {
     pub request_uid: Option<&'a str>,
     /// Truncate each merged facet to this many values (the index's `maxValuesPerFacet`).
     pub max_values_per_facet: Option<usize>,
+    /// The distinct attribute of the search (the query's `distinct`, else the index's
+    /// `distinctAttribute`). Each node answered one hit per value; across nodes the
+    /// best-ranked hit is kept and the hits sharing a value with a kept one are left out, as
+    /// Meilisearch's distinct does (numbers by value, strings lowercased, every value of an
+    /// array). Hits that do not show the field are kept.
+    pub distinct: Option<&'a str>,
+    /// A top-level field the caller added to `attributesToRetrieve` (to read `distinct`):
+    /// removed from every hit and its `_formatted`.
+    pub hidden_field: Option<&'a str>,
     /// The index's `pagination.maxTotalHits`: as in Meilisearch, no hit past it is returned
     /// (the window is cut there, the offset answered is at most it) and the totals are at
     /// most it.
@@ -256,6 +265,7 @@ struct Head<'a> {
 struct Ctx<'r> {
     show_score: bool,
     show_details: bool,
+    hidden_field: Option<&'r str>,
     /// `None` while the first heads are read (details keys are then always built).
     order: Option<Order>,
     fields: &'r [SortField],
@@ -339,7 +349,7 @@ impl<'a> Head<'a> {
                 }
                 b"_formatted" | b"_matchesPosition" if b.get(vs) == Some(&b'{') => {
                     nested.clear();
-                    let ve = strip_reserved_members(b, vs, vd, nested)?;
+                    let ve = strip_reserved_members(b, vs, vd, ctx.hidden_field, nested)?;
                     cuts.extend_from_slice(nested);
                     if let Some(&(_, e)) = nested.last() {
                         last_cut_end = e;
@@ -363,6 +373,9 @@ impl<'a> Head<'a> {
             Ok(value_end)
         })?;
         self.end = end;
+        if let Some(field) = ctx.hidden_field {
+            cut_member_too(b, self.start, depth, field, cuts)?;
+        }
         Ok(())
     }
 
@@ -392,6 +405,72 @@ fn member_cut(b: &[u8], key_start: usize, value_end: usize, last_cut_end: usize)
     } else {
         (key_start, value_end)
     }
+}
+
+/// Rebuilds the cuts of the hit at `b[start..]` so that the top-level member `name` goes too:
+/// the members `cuts` removed stay removed, the cuts inside kept members stay, and every
+/// removed member takes one comma (the scan's cuts chose theirs without knowing of `name`).
+fn cut_member_too(
+    b: &[u8],
+    start: usize,
+    depth: usize,
+    name: &str,
+    cuts: &mut Vec<(usize, usize)>,
+) -> walk::R<()> {
+    let before = std::mem::take(cuts);
+    let mut members = Members::new(b, start, depth)?;
+    let mut builder = walk::CutBuilder::default();
+    while let Some(m) = members.next_member()? {
+        let was_cut = before
+            .iter()
+            .any(|&(s, e)| s <= m.key_start && m.value_end <= e);
+        let remove = was_cut || key_is(m.key, name);
+        builder.member(m.key_start, m.value_end, remove, cuts);
+        if !remove {
+            cuts.extend(
+                before
+                    .iter()
+                    .filter(|&&(s, e)| m.key_start < s && e <= m.value_end),
+            );
+        }
+    }
+    builder.finish(cuts);
+    Ok(())
+}
+
+/// The values a hit's `field` holds for distinct (dotted paths followed through objects):
+/// numbers by value, strings lowercased, booleans, each scalar of an array; none when the
+/// hit does not show it (or it is `null`).
+fn distinct_values(b: &[u8], start: usize, depth: usize, field: &str) -> walk::R<Vec<String>> {
+    let mut values = Vec::new();
+    if let Some((vs, ve)) = key::lookup(b, start, field, depth)? {
+        let mut push = |s: usize, e: usize| -> walk::R<()> {
+            let raw = b.get(s..e).ok_or(Bad(s))?;
+            match raw.first() {
+                Some(b'"') => {
+                    let inner = raw.get(1..raw.len() - 1).ok_or(Bad(s))?;
+                    let text = walk::decode_str(inner).ok_or(Bad(s))?;
+                    values.push(format!("s{}", text.to_lowercase()));
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    let n = walk::parse_f64(raw).ok_or(Bad(s))?;
+                    values.push(format!("n{}", n + 0.0));
+                }
+                Some(b't' | b'f') => values.push(format!("b{}", raw == b"true")),
+                _ => {}
+            }
+            Ok(())
+        };
+        if b.get(vs) == Some(&b'[') {
+            let mut els = walk::Elements::new(b, vs, depth + 1)?;
+            while let Some((es, ee)) = els.next_element()? {
+                push(es, ee)?;
+            }
+        } else {
+            push(vs, ve)?;
+        }
+    }
+    Ok(values)
 }
 
 /// `Less` = `a` comes first.
@@ -478,6 +557,7 @@ fn merge_inner(
     let mut ctx = Ctx {
         show_score: req.show_ranking_score,
         show_details: req.show_ranking_score_details,
+        hidden_field: req.hidden_field,
         order: None,
         fields: &fields,
     };
@@ -526,18 +606,40 @@ fn merge_inner(
     let total = skip.saturating_add(take);
     out.extend_from_slice(b"{\"hits\":[");
     let mut emitted = 0usize;
-    for n in 0..total {
+    // Distinct: the values of the hits kept so far.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut duplicates = 0u64;
+    let mut n = 0usize;
+    while n < total {
         let Some(&top) = heap.first() else { break };
         let Some(h) = heads.get_mut(top) else { break };
         let Some(node) = nodes.get_mut(h.node) else {
             break;
         };
-        if n >= skip {
-            if emitted > 0 {
-                out.push(b',');
+        let duplicate = match req.distinct {
+            Some(field) => {
+                let values = distinct_values(h.b, h.start, node.hit_depth(), field)
+                    .map_err(|e| bad_json(h.node, e))?;
+                let duplicate = values.iter().any(|v| seen.contains(v));
+                if duplicate {
+                    duplicates += 1;
+                } else {
+                    seen.extend(values);
+                }
+                duplicate
             }
-            write_with_cuts(h.b, h.start, h.end, &h.cuts, out).map_err(|e| bad_json(h.node, e))?;
-            emitted += 1;
+            None => false,
+        };
+        if !duplicate {
+            if n >= skip {
+                if emitted > 0 {
+                    out.push(b',');
+                }
+                write_with_cuts(h.b, h.start, h.end, &h.cuts, out)
+                    .map_err(|e| bad_json(h.node, e))?;
+                emitted += 1;
+            }
+            n += 1;
         }
         match node.next_hit_start().map_err(|e| bad_json(h.node, e))? {
             Some(start) => {
@@ -565,20 +667,24 @@ fn merge_inner(
         node.finish().map_err(|e| bad_json(i, e))?;
     }
     let tails: Vec<&Tail<'_>> = nodes.iter().map(|n| &n.tail).collect();
-    write_tail(req, &tails, out)?;
+    let total = total_hits(req, &tails, duplicates);
+    write_tail(req, &tails, total, out)?;
     Ok(MergeStats {
         hits: emitted,
-        total_hits: total_hits(req, &tails),
+        total_hits: total,
         order,
     })
 }
 
-/// The nodes' totals summed, at most `max_total_hits`.
-fn total_hits(req: &MergeRequest<'_>, tails: &[&Tail<'_>]) -> u64 {
+/// The nodes' totals summed, less the `duplicates` distinct left out across nodes (each
+/// node's estimate already leaves out the duplicates of the hits it answered, Meilisearch's
+/// estimate), at most `max_total_hits`.
+fn total_hits(req: &MergeRequest<'_>, tails: &[&Tail<'_>], duplicates: u64) -> u64 {
     let total = tails
         .iter()
         .map(|t| t.estimated_total_hits.or(t.total_hits).unwrap_or(0))
-        .fold(0u64, u64::saturating_add);
+        .fold(0u64, u64::saturating_add)
+        .saturating_sub(duplicates);
     req.max_total_hits.map_or(total, |max| {
         total.min(u64::try_from(max).unwrap_or(u64::MAX))
     })
@@ -588,6 +694,7 @@ fn total_hits(req: &MergeRequest<'_>, tails: &[&Tail<'_>]) -> u64 {
 fn write_tail(
     req: &MergeRequest<'_>,
     scans: &[&Tail<'_>],
+    total: u64,
     out: &mut Vec<u8>,
 ) -> Result<(), MergeError> {
     use facets::{write_str, write_u64};
@@ -617,7 +724,6 @@ fn write_tail(
             .max()
             .unwrap_or(0),
     );
-    let total = total_hits(req, scans);
     match req.page {
         Some(Page {
             page,
@@ -757,7 +863,7 @@ fn doc_error(Bad(at): Bad) -> MergeError {
 /// Appends `doc` (one JSON object) to `out` without its top-level `_miroir_*` members.
 pub fn strip_reserved_fields(doc: &[u8], out: &mut Vec<u8>) -> Result<(), MergeError> {
     let mut cuts = Vec::new();
-    let end = strip_reserved_members(doc, 0, 0, &mut cuts).map_err(doc_error)?;
+    let end = strip_reserved_members(doc, 0, 0, None, &mut cuts).map_err(doc_error)?;
     let trailing = walk::ws(doc, end);
     if trailing != doc.len() {
         return Err(doc_error(Bad(trailing)));
@@ -776,7 +882,7 @@ pub fn strip_reserved_fields_in_results(body: &[u8], out: &mut Vec<u8>) -> Resul
             let mut els = walk::Elements::new(body, k.value_start, vd).map_err(doc_error)?;
             while let Some(s) = els.next_start().map_err(doc_error)? {
                 let e = if body.get(s) == Some(&b'{') {
-                    strip_reserved_members(body, s, els.value_depth(), &mut cuts)
+                    strip_reserved_members(body, s, els.value_depth(), None, &mut cuts)
                 } else {
                     skip_value(body, s, els.value_depth())
                 }

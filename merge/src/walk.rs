@@ -604,18 +604,20 @@ pub(crate) fn write_with_cuts(
     Ok(())
 }
 
-/// Validates the object at `start` and cuts every member whose key starts with `_miroir_`.
-/// Returns the index just after the object.
+/// Validates the object at `start` and cuts every member whose key starts with `_miroir_`, and
+/// the member `also` when given. Returns the index just after the object.
 pub(crate) fn strip_reserved_members(
     b: &[u8],
     start: usize,
     depth: usize,
+    also: Option<&str>,
     cuts: &mut Vec<(usize, usize)>,
 ) -> R<usize> {
     let mut members = Members::new(b, start, depth)?;
     let mut cb = CutBuilder::default();
     while let Some(m) = members.next_member()? {
-        let remove = key_starts_with(m.key, RESERVED_PREFIX);
+        let remove =
+            key_starts_with(m.key, RESERVED_PREFIX) || also.is_some_and(|name| key_is(m.key, name));
         cb.member(m.key_start, m.value_end, remove, cuts);
     }
     cb.finish(cuts);
@@ -628,7 +630,7 @@ mod tests {
 
     fn strip(s: &str) -> String {
         let mut cuts = Vec::new();
-        let end = strip_reserved_members(s.as_bytes(), 0, 0, &mut cuts).unwrap();
+        let end = strip_reserved_members(s.as_bytes(), 0, 0, None, &mut cuts).unwrap();
         let mut out = Vec::new();
         write_with_cuts(s.as_bytes(), 0, end, &cuts, &mut out).unwrap();
         String::from_utf8(out).unwrap()

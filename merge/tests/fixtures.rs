@@ -566,3 +566,73 @@ fn max_total_hits_cuts_the_window_and_the_totals() {
         (&Value::from(5), &Value::from(2))
     );
 }
+
+#[test]
+fn distinct_keeps_the_best_hit_per_value_across_nodes() {
+    // Node lists, each already one hit per value (Meilisearch's distinct on one node).
+    let a = r#"{"hits":[{"_miroir_shard":1,"id":1,"tags":["x","y"],"title":"a","_rankingScore":0.9},{"_miroir_shard":1,"id":3,"tags":"Z","title":"c","_rankingScore":0.7},{"_miroir_shard":1,"id":5,"title":"e","_rankingScore":0.5}],"query":"","processingTimeMs":1,"limit":3,"offset":0,"estimatedTotalHits":3}"#;
+    let b = r#"{"hits":[{"_miroir_shard":2,"id":2,"tags":"Y","title":"b","_rankingScore":0.8},{"_miroir_shard":2,"id":4,"tags":["z"],"title":"d","_rankingScore":0.6},{"_miroir_shard":2,"id":6,"tags":null,"title":"f","_rankingScore":0.4}],"query":"","processingTimeMs":1,"limit":3,"offset":0,"estimatedTotalHits":3}"#;
+    let bodies = [a.as_bytes(), b.as_bytes()];
+    let mut req = MergeRequest::new(0, 4);
+    req.distinct = Some("tags");
+    req.hidden_field = Some("tags");
+    let mut out = Vec::new();
+    let stats = merge_search(&req, &bodies, &mut out).unwrap();
+    let merged: Value = serde_json::from_slice(&out).unwrap();
+    // 2 shares `y` with 1 (case aside), 4 shares `z` with 3; 5 and 6 have no value: kept.
+    assert_eq!(
+        merged["hits"],
+        serde_json::json!([
+            {"id": 1, "title": "a"},
+            {"id": 3, "title": "c"},
+            {"id": 5, "title": "e"},
+            {"id": 6, "title": "f"},
+        ])
+    );
+    assert_eq!(stats.hits, 4);
+    assert_eq!(
+        merged["estimatedTotalHits"], 4,
+        "6 answered less the 2 duplicates"
+    );
+}
+
+#[test]
+fn a_hidden_field_is_cut_wherever_it_sits() {
+    for (hit, want) in [
+        (
+            r#"{"_miroir_shard":1,"f":"x","id":1,"_rankingScore":0.5}"#,
+            r#"{"id":1}"#,
+        ),
+        (
+            r#"{"id":1,"_miroir_shard":1,"f":"x","_rankingScore":0.5}"#,
+            r#"{"id":1}"#,
+        ),
+        (
+            r#"{"f":"x","_miroir_shard":1,"id":1,"_rankingScore":0.5}"#,
+            r#"{"id":1}"#,
+        ),
+        (
+            r#"{"_miroir_shard":1,"f":"x","_rankingScore":0.5}"#,
+            r#"{}"#,
+        ),
+        (
+            r#"{ "id" : 1 , "f" : [1,2] , "_formatted" : {"f":"x","id":"1"} , "_rankingScore" : 0.5 }"#,
+            r#"{ "id" : 1 , "_formatted" : {"id":"1"} }"#,
+        ),
+    ] {
+        let body = format!(
+            r#"{{"hits":[{hit}],"query":"","processingTimeMs":1,"limit":1,"offset":0,"estimatedTotalHits":1}}"#
+        );
+        let mut req = MergeRequest::new(0, 1);
+        req.hidden_field = Some("f");
+        let mut out = Vec::new();
+        merge_search(&req, &[body.as_bytes()], &mut out).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        let merged: Value = serde_json::from_slice(&out).expect(&text);
+        assert!(
+            text.starts_with(&format!("{{\"hits\":[{want}]")),
+            "{hit} → {text}"
+        );
+        assert!(merged["hits"][0].get("f").is_none());
+    }
+}

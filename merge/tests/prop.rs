@@ -683,12 +683,14 @@ fn member() -> impl Strategy<Value = (String, String)> {
 proptest! {
     // Cuts are made by byte range from the structural scan: whatever the keys, values,
     // whitespace and 64-byte block boundaries, the hit that comes out must be the node's hit
-    // with exactly its top-level reserved members (and the score, not asked for) removed.
+    // with exactly its top-level reserved members (and the score, not asked for, and the
+    // field the caller hides) removed.
     #[test]
     fn hits_keep_exactly_the_unreserved_members(
         members in prop::collection::vec(member(), 0..8),
         pad in 0usize..70,
         spaced in any::<bool>(),
+        hidden in prop::sample::select(vec![None, Some("id"), Some("title"), Some("_geo")]),
     ) {
         let sep = if spaced { " , " } else { "," };
         let colon = if spaced { " : " } else { ":" };
@@ -705,12 +707,16 @@ proptest! {
             String::new()
         });
         let mut out = Vec::new();
-        let r = merge_search(&MergeRequest::new(0, 2), &[body.as_bytes()], &mut out);
+        let mut req = MergeRequest::new(0, 2);
+        req.hidden_field = hidden;
+        let r = merge_search(&req, &[body.as_bytes()], &mut out);
         prop_assert!(r.is_ok(), "{r:?} {body}");
         let merged: Value = serde_json::from_slice(&out).expect("valid JSON out");
         let want: Value = serde_json::from_str(&hit).unwrap();
         let mut want = want.as_object().unwrap().clone();
-        want.retain(|k, _| !k.starts_with("_miroir_") && k != "_rankingScore");
+        want.retain(|k, _| {
+            !k.starts_with("_miroir_") && k != "_rankingScore" && Some(k.as_str()) != hidden
+        });
         let hits = merged["hits"].as_array().unwrap();
         prop_assert_eq!(hits.len(), if pad > 0 { 2 } else { 1 });
         let got = hits.iter().find(|h| h.get("pad").is_none()).cloned().unwrap();
