@@ -289,6 +289,8 @@ impl Api {
         let show_score = params.flag("showRankingScore").unwrap_or(false);
         let show_details = params.flag("showRankingScoreDetails").unwrap_or(false);
         let query_json = params.query_json();
+        let deadline =
+            Instant::now() + Duration::from_millis(self.cluster.config.scatter.node_timeout_ms);
         // The index's settings (this core's cache, else one read): a custom sort rule needs the
         // hits' details to be merged in order; facet values follow its faceting. Unreadable
         // settings leave the merge to what the answers show.
@@ -368,8 +370,6 @@ impl Api {
         self.next_node.set(self.next_node.get().wrapping_add(1));
         let group = active[rotation as usize % active.len()];
         let rf = routing.topology().replication_factor;
-        let deadline =
-            Instant::now() + Duration::from_millis(self.cluster.config.scatter.node_timeout_ms);
         let target = format!("/indexes/{uid}/search");
         let authorization = self.node_authorization(req, auth);
 

@@ -146,7 +146,9 @@ impl Api {
     }
 
     /// An index's settings as Miroir itself uses them (read with its own node key), from this
-    /// core's cache while no settings-changing task has ended since they were read.
+    /// core's cache while no settings-changing task has ended since they were read. A read
+    /// takes at most half of `scatter.node_timeout_ms`, so that a slow node leaves a search
+    /// time for itself.
     pub(crate) async fn index_settings(
         &self,
         uid: &str,
@@ -158,7 +160,20 @@ impl Api {
         }
         let path = format!("/indexes/{uid}/settings");
         let authorization = self.node_authorization.as_deref();
-        let settings = self.read_settings(&path, authorization, trace).await?;
+        let limit =
+            std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms) / 2;
+        let read = self.read_settings(&path, authorization, trace);
+        let settings = match monoio::time::timeout(limit, read).await {
+            Ok(settings) => settings?,
+            Err(_) => {
+                return Err(Response::error(
+                    503,
+                    "miroir_node_unavailable",
+                    "system",
+                    &format!("No node answered the settings of index `{uid}` in time."),
+                ))
+            }
+        };
         let settings = std::rc::Rc::new(crate::api::IndexSettings::new(settings));
         // Read at `epoch` only if no such task ended during the read.
         if self.cluster.tasks.settings_epoch() == epoch {

@@ -980,3 +980,41 @@ fn distinct_holds_across_shards() {
     let by_setting = search(&m, json!({}));
     assert_eq!(genres(&by_setting["hits"]), found, "{by_setting}");
 }
+
+#[test]
+fn a_slow_node_does_not_hold_a_search_past_its_deadline() {
+    let nodes = start_nodes(3, NODE_KEY);
+    // Health checks too rare to notice the slow node: only the deadlines protect the search.
+    let m = loaded(
+        &nodes,
+        1,
+        |_| 0,
+        "[health]\ninterval_ms = 60000\ntimeout_ms = 500\n[scatter]\nnode_timeout_ms = 1000\n",
+    );
+    // A settings task that ends makes the next search read the index's settings again, from
+    // the first healthy node: the slow one.
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "PATCH",
+            "/indexes/movies/settings",
+            &json!({"pagination": {"maxTotalHits": 1000}}),
+        )),
+    );
+    nodes[0]
+        .set_fault(Fault::Delay(Duration::from_secs(5)))
+        .expect("fault set");
+    let started = std::time::Instant::now();
+    let r = send(
+        &m,
+        "POST",
+        "/indexes/movies/search",
+        &json!({"q": "movie", "limit": 5}),
+    );
+    let took = started.elapsed();
+    nodes[0].set_fault(Fault::None).expect("fault cleared");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.header("x-miroir-degraded").is_some(), "{}", r.text());
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+}
