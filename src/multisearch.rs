@@ -63,48 +63,84 @@ impl FacetOrder {
     }
 }
 
-/// One index of a federated search with `mergeFacets`: its uid, its first query's position,
-/// the facets asked of it and its `sortFacetValuesBy`.
-struct FacetedIndex<'a> {
-    uid: &'a str,
-    first_query: usize,
-    facets: Vec<String>,
-    sort_by: Option<&'a Value>,
+/// Per facet: the first index (in uid order) that has it, and how that index orders its
+/// values.
+type FacetOrders = BTreeMap<String, (String, FacetOrder)>;
+
+/// How Meilisearch's `facetsByIndex` errors end: which query uses the index, if any.
+fn facets_note(uid: &str, first_query: Option<usize>) -> String {
+    match first_query {
+        Some(position) => format!("\n - Note: index `{uid}` used in `.queries[{position}]`"),
+        None => format!("\n - Note: index `{uid}` is not used in queries"),
+    }
 }
 
-/// Meilisearch's check that `mergeFacets` can merge the indexes' facets (indexes in uid order):
-/// every index orders a facet's values the same way. The order of each facet, or the error
-/// with the position of the failing index's first query.
-fn check_facet_orders(
-    indexes: &[FacetedIndex<'_>],
-) -> Result<BTreeMap<String, FacetOrder>, (usize, Response)> {
-    let mut first: BTreeMap<&str, (&str, FacetOrder)> = BTreeMap::new();
-    for index in indexes {
-        for facet in &index.facets {
-            let order = FacetOrder::of(index.sort_by, facet);
-            let (previous_uid, previous) = *first.entry(facet).or_insert((index.uid, order));
-            if previous != order {
-                let (uid, position) = (index.uid, index.first_query);
-                return Err((
-                    position,
-                    Response::error(
-                        400,
-                        "invalid_multi_search_facet_order",
-                        "invalid_request",
-                        &format!(
-                            "Inside `.federation.facetsByIndex.{uid}`: Inconsistent order for values in facet `{facet}`: index `{previous_uid}` orders {}, but index `{uid}` orders {}.\n - Hint: Remove `federation.mergeFacets` or change `faceting.sortFacetValuesBy` to be consistent in settings.\n - Note: index `{uid}` used in `.queries[{position}]`",
-                            previous.describe(),
-                            order.describe(),
-                        ),
-                    ),
-                ));
-            }
+/// Meilisearch's check that `mergeFacets` can merge index `uid`'s facets with those of the
+/// indexes before it (`orders`, which it extends): every index orders a facet's values the
+/// same way.
+fn check_facet_order(
+    orders: &mut FacetOrders,
+    uid: &str,
+    first_query: Option<usize>,
+    facets: &[String],
+    sort_by: Option<&Value>,
+) -> Result<(), Response> {
+    for facet in facets {
+        let order = FacetOrder::of(sort_by, facet);
+        let (previous_uid, previous) = orders
+            .entry(facet.clone())
+            .or_insert_with(|| (uid.to_owned(), order));
+        if *previous != order {
+            return Err(Response::error(
+                400,
+                "invalid_multi_search_facet_order",
+                "invalid_request",
+                &format!(
+                    "Inside `.federation.facetsByIndex.{uid}`: Inconsistent order for values in facet `{facet}`: index `{previous_uid}` orders {}, but index `{uid}` orders {}.\n - Hint: Remove `federation.mergeFacets` or change `faceting.sortFacetValuesBy` to be consistent in settings.{}",
+                    previous.describe(),
+                    order.describe(),
+                    facets_note(uid, first_query),
+                ),
+            ));
         }
     }
-    Ok(first
-        .into_iter()
-        .map(|(facet, (_, order))| (facet.to_owned(), order))
-        .collect())
+    Ok(())
+}
+
+/// An error about an index's `facetsByIndex` entry, as Meilisearch words it: the entry's path
+/// first, which query uses the index last.
+fn facets_error(uid: &str, first_query: Option<usize>, error: Response) -> Response {
+    let value: Value = serde_json::from_slice(&error.body).unwrap_or(Value::Null);
+    let message = value["message"].as_str().unwrap_or("The facets failed.");
+    let code = value["code"].as_str().unwrap_or("internal");
+    let kind = value["type"].as_str().unwrap_or("internal");
+    let status = if (400..500).contains(&error.status) {
+        400
+    } else {
+        error.status
+    };
+    Response::error(
+        status,
+        code,
+        kind,
+        &format!(
+            "Inside `.federation.facetsByIndex.{uid}`: {message}{}",
+            facets_note(uid, first_query)
+        ),
+    )
+}
+
+/// What [`Api::check_unused_facets`] looks at.
+struct UnusedFacets<'a> {
+    facets_by_index: Option<&'a Map<String, Value>>,
+    prepared: &'a [Prepared],
+    merge_facets: bool,
+    request_uid: &'a str,
+}
+
+/// Whether a node refused a search for its `facets` (what `facetsByIndex` put there).
+fn is_facets_error(error: &Response) -> bool {
+    serde_json::from_slice::<Value>(&error.body).is_ok_and(|v| v["code"] == "invalid_search_facets")
 }
 
 /// `facetDistribution` and `facetStats` merged over the indexes of a federated search
@@ -115,7 +151,7 @@ fn check_facet_orders(
 fn merged_facets(
     by_index: &Map<String, Value>,
     max_values: Option<usize>,
-    orders: &BTreeMap<String, FacetOrder>,
+    orders: &FacetOrders,
 ) -> Result<Option<(Value, Value)>, miroir_merge::MergeError> {
     if by_index.is_empty() {
         return Ok(None);
@@ -136,7 +172,10 @@ fn merged_facets(
         .into_iter()
         .map(|(facet, values)| {
             let mut values: Vec<(&str, u64)> = values.into_iter().collect();
-            if orders.get(facet) == Some(&FacetOrder::Count) {
+            if orders
+                .get(facet)
+                .is_some_and(|(_, o)| *o == FacetOrder::Count)
+            {
                 values.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
             }
             let values: Map<String, Value> = values
@@ -207,7 +246,7 @@ struct FederatedRules {
     /// cannot be compared with the others' — in that order for one position.
     refusals: Vec<(usize, Response)>,
     /// With `mergeFacets`: how the indexes order each facet's values.
-    facet_orders: BTreeMap<String, FacetOrder>,
+    facet_orders: FacetOrders,
     /// Per query: no rule applies at all (its hits' key is empty, as in Meilisearch).
     stepless: Vec<bool>,
 }
@@ -226,11 +265,14 @@ type Prepared = (String, Map<String, Value>, f64, Shown);
 
 /// Where a federated search fails first, as Meilisearch reports it (a refused key aside):
 /// index by index in uid order, each index's queries in input order, what is refused before
-/// a query is searched (`refused_at`) before that search's own error. `None`: nothing failed.
+/// a query is searched (`refused_at`) before that search's own error. An error `of_facets`
+/// (the index's `facetsByIndex`, computed once its queries are searched) only once none of
+/// that index's queries failed otherwise. `None`: nothing failed.
 fn first_federated_error<T, E>(
     prepared: &[Prepared],
     results: &[Result<T, E>],
     refused_at: &[usize],
+    of_facets: impl Fn(usize, &E) -> bool,
 ) -> Option<usize> {
     let mut order: Vec<(&str, usize)> = prepared
         .iter()
@@ -238,10 +280,27 @@ fn first_federated_error<T, E>(
         .map(|(i, (uid, ..))| (uid.as_str(), i))
         .collect();
     order.sort_unstable();
-    order
-        .into_iter()
-        .map(|(_, i)| i)
-        .find(|&i| refused_at.contains(&i) || matches!(results.get(i), Some(Err(_))))
+    let mut index = None;
+    let mut facets_failed = None;
+    for (uid, i) in order {
+        if index != Some(uid) {
+            if facets_failed.is_some() {
+                return facets_failed;
+            }
+            index = Some(uid);
+        }
+        if refused_at.contains(&i) {
+            return Some(i);
+        }
+        match results.get(i) {
+            Some(Err(e)) if of_facets(i, e) => {
+                facets_failed.get_or_insert(i);
+            }
+            Some(Err(_)) => return Some(i),
+            _ => {}
+        }
+    }
+    facets_failed
 }
 
 /// Asks every query for its ranking score details (removed again unless the client asked).
@@ -514,13 +573,39 @@ impl Api {
             };
             if !refused {
                 let refused_at: Vec<usize> = rules.refusals.iter().map(|(at, _)| *at).collect();
-                if let Some(at) = first_federated_error(&prepared, &results, &refused_at) {
+                let uses_facets = |i: usize| {
+                    prepared.get(i).is_some_and(|(uid, params, ..)| {
+                        params.contains_key("facets")
+                            && facets_by_index.is_some_and(|f| f.contains_key(uid))
+                    })
+                };
+                let of_facets = |i: usize, e: &Response| uses_facets(i) && is_facets_error(e);
+                if let Some(at) = first_federated_error(&prepared, &results, &refused_at, of_facets)
+                {
                     if let Some(i) = refused_at.iter().position(|&r| r == at) {
                         return rules.refusals.swap_remove(i).1;
                     }
                     if let Some(Err(error)) = results.get_mut(at) {
-                        return query_error(at, std::mem::take(error));
+                        let error = std::mem::take(error);
+                        if !of_facets(at, &error) {
+                            return query_error(at, error);
+                        }
+                        let uid = prepared.get(at).map_or("", |(uid, ..)| uid.as_str());
+                        let first = prepared.iter().position(|(u, ..)| u == uid);
+                        return facets_error(uid, first, error);
                     }
+                }
+                let unused = UnusedFacets {
+                    facets_by_index,
+                    prepared: &prepared,
+                    merge_facets,
+                    request_uid: &request_uid,
+                };
+                if let Some(error) = self
+                    .check_unused_facets(req, auth, unused, &mut rules.facet_orders, trace)
+                    .await
+                {
+                    return error;
                 }
             }
             facet_orders = std::mem::take(&mut rules.facet_orders);
@@ -722,6 +807,66 @@ impl Api {
         json_response(200, &Value::Object(out))
     }
 
+    /// Meilisearch's checks of the `facetsByIndex` entries no query uses, once the queries
+    /// went through (in uid order): the index exists, its facet order merges with the others
+    /// (`mergeFacets`), its facets can be computed (a search for them, `limit: 0`).
+    async fn check_unused_facets(
+        &self,
+        req: &Request<'_>,
+        auth: &ClientAuth<'_>,
+        unused: UnusedFacets<'_>,
+        facet_orders: &mut FacetOrders,
+        trace: &RequestTrace,
+    ) -> Option<Response> {
+        let UnusedFacets {
+            facets_by_index,
+            prepared,
+            merge_facets,
+            request_uid,
+        } = unused;
+        let mut unused: Vec<(&String, &Value)> = facets_by_index?
+            .iter()
+            .filter(|(uid, _)| !prepared.iter().any(|(u, ..)| u == *uid))
+            .collect();
+        unused.sort_by(|a, b| a.0.cmp(b.0));
+        for (uid, facets) in unused {
+            if self.cluster.indexes.get(uid).is_none() {
+                return Some(facets_error(uid, None, index_not_found(uid)));
+            }
+            let facets: Vec<String> = serde_json::from_value(facets.clone()).unwrap_or_default();
+            if merge_facets {
+                let settings = match self.index_settings(uid, trace).await {
+                    Ok(settings) => settings,
+                    Err(error) => return Some(error),
+                };
+                let sort_by = settings.sort_facet_values_by();
+                if let Err(error) = check_facet_order(facet_orders, uid, None, &facets, sort_by) {
+                    return Some(error);
+                }
+            }
+            if !facets.is_empty() {
+                let mut probe = Map::new();
+                probe.insert("limit".into(), Value::from(0));
+                probe.insert("facets".into(), Value::from(facets));
+                let searched = self
+                    .search_index(
+                        req,
+                        auth,
+                        uid,
+                        &probe,
+                        Pagination::Unbounded,
+                        request_uid,
+                        trace,
+                    )
+                    .await;
+                if let Err(error) = searched {
+                    return Some(facets_error(uid, None, error));
+                }
+            }
+        }
+        None
+    }
+
     /// The index's primary key, once it has one.
     fn primary_key(&self, uid: &str) -> Option<String> {
         self.cluster.indexes.get(uid)?.primary_key.clone()
@@ -815,25 +960,22 @@ impl Api {
         // Meilisearch checks index by index (by uid), each index's queries in input order.
         queries.sort_by_key(|q| q.index_uid);
         let mut refusals = Vec::new();
-        let mut facet_orders = BTreeMap::new();
+        let mut facet_orders = FacetOrders::new();
         if let Some(facets_by_index) = facets_by_index.filter(|_| merge_facets) {
-            let indexes: Vec<FacetedIndex<'_>> = uids
-                .iter()
-                .filter_map(|&uid| {
-                    let facets = facets_by_index
-                        .get(uid)
-                        .and_then(|f| serde_json::from_value(f.clone()).ok())?;
-                    Some(FacetedIndex {
-                        uid,
-                        first_query: prepared.iter().position(|(u, ..)| u == uid)?,
-                        facets,
-                        sort_by: settings_of.get(uid).and_then(|s| s.sort_facet_values_by()),
-                    })
-                })
-                .collect();
-            match check_facet_orders(&indexes) {
-                Ok(orders) => facet_orders = orders,
-                Err(refusal) => refusals.push(refusal),
+            for &uid in &uids {
+                let facets: Option<Vec<String>> = facets_by_index
+                    .get(uid)
+                    .and_then(|f| serde_json::from_value(f.clone()).ok());
+                let first_query = prepared.iter().position(|(u, ..)| u == uid);
+                if let (Some(facets), Some(position)) = (facets, first_query) {
+                    let sort_by = settings_of.get(uid).and_then(|s| s.sort_facet_values_by());
+                    if let Err(error) =
+                        check_facet_order(&mut facet_orders, uid, first_query, &facets, sort_by)
+                    {
+                        refusals.push((position, error));
+                        break;
+                    }
+                }
             }
         }
         if let Err((position, message)) = check_compatible(&queries) {
@@ -955,6 +1097,39 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn federated_errors_come_index_by_index() {
+        let shown = Shown {
+            score: false,
+            details: false,
+            primary_key: false,
+        };
+        let prepared: Vec<Prepared> = ["b", "a", "b", "a"]
+            .iter()
+            .map(|uid| (uid.to_string(), Map::new(), 1.0, shown))
+            .collect();
+        let first = |results: &[Result<(), &str>], refused_at: &[usize]| {
+            first_federated_error(&prepared, results, refused_at, |_, e: &&str| *e == "facets")
+        };
+        // Index `a` (queries 1, 3) before `b` (0, 2), whatever the input order.
+        assert_eq!(first(&[Err("x"), Ok(()), Ok(()), Err("y")], &[]), Some(3));
+        assert_eq!(first(&[Ok(()), Ok(()), Err("x"), Ok(())], &[]), Some(2));
+        // A refusal before its query's search, at that query's place.
+        assert_eq!(first(&[Ok(()), Ok(()), Ok(()), Err("y")], &[3]), Some(3));
+        assert_eq!(first(&[Ok(()), Err("y"), Ok(()), Ok(())], &[3]), Some(1));
+        // An index's facets fail once its queries went through: a later query's own error of
+        // the same index first, the next index's errors after.
+        assert_eq!(
+            first(&[Ok(()), Err("facets"), Ok(()), Err("y")], &[]),
+            Some(3)
+        );
+        assert_eq!(
+            first(&[Err("x"), Err("facets"), Ok(()), Err("facets")], &[]),
+            Some(1)
+        );
+        assert_eq!(first(&[Ok(()), Ok(()), Ok(()), Ok(())], &[]), None);
+    }
 
     #[test]
     fn semantic_searches_are_hybrid_ones_with_a_semantic_ratio() {

@@ -780,6 +780,64 @@ fn merged_facets_follow_the_indexes_facet_order() {
             "link": "https://docs.meilisearch.com/errors#invalid_multi_search_facet_order"
         })
     );
+    // `facetsByIndex` errors name the entry, and the query that uses the index (Meilisearch's
+    // wording); entries no query uses are checked too.
+    let facets_error = |federation: Value, queries: Value| {
+        let r = send(
+            &m,
+            "POST",
+            "/multi-search",
+            &json!({"federation": federation, "queries": queries}),
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        let body = r.json();
+        (
+            body["code"].as_str().unwrap().to_owned(),
+            body["message"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (code, message) = facets_error(
+        json!({"facetsByIndex": {"movies": ["title"]}}),
+        json!([{"indexUid": "shorts"}, {"indexUid": "movies"}]),
+    );
+    assert_eq!(code, "invalid_search_facets", "{message}");
+    assert!(
+        message.starts_with("Inside `.federation.facetsByIndex.movies`: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("\n - Note: index `movies` used in `.queries[1]`"),
+        "{message}"
+    );
+    let (code, message) = facets_error(
+        json!({"facetsByIndex": {"nope": ["genres"]}}),
+        json!([{"indexUid": "movies"}]),
+    );
+    assert_eq!(code, "index_not_found", "{message}");
+    assert_eq!(
+        message,
+        "Inside `.federation.facetsByIndex.nope`: Index `nope` not found.\n - Note: index `nope` is not used in queries"
+    );
+    let (code, message) = facets_error(
+        json!({"facetsByIndex": {"shorts": ["title"]}}),
+        json!([{"indexUid": "movies"}]),
+    );
+    assert_eq!(code, "invalid_search_facets", "{message}");
+    assert!(
+        message.starts_with("Inside `.federation.facetsByIndex.shorts`: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("\n - Note: index `shorts` is not used in queries"),
+        "{message}"
+    );
+    // An unused entry that is fine changes nothing.
+    let unused_ok = multi_search(
+        &m,
+        json!({"federation": {"limit": 1, "facetsByIndex": {"shorts": ["genres"]}}, "queries": [{"indexUid": "movies"}]}),
+    );
+    assert!(unused_ok.get("facetsByIndex").is_none(), "{unused_ok}");
+
     // Without `mergeFacets` each index keeps its own order and `maxValuesPerFacet`.
     let by_index = multi_search(
         &m,
