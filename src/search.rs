@@ -350,10 +350,6 @@ impl Api {
         };
         let details =
             sort.is_some() || show_details || settings.as_ref().is_some_and(|s| s.sorts_by_rule);
-        // The body of nodes that answer for every shard they hold: built
-        // once, shared by all of them.
-        let mut shared_body: Option<Vec<u8>> = None;
-
         let routing = self.cluster.routing.load();
         let active: Vec<usize> = (0..routing.group_count())
             .filter(|&g| routing.topology().groups[g].state == GroupState::Active)
@@ -372,134 +368,154 @@ impl Api {
         let rf = routing.topology().replication_factor;
         let target = format!("/indexes/{uid}/search");
         let authorization = self.node_authorization(req, auth);
+        let mut node_limit = window_end;
+        let mut more_rounds = 3u32;
+        loop {
+            // The body of nodes that answer for every shard they hold: built
+            // once, shared by all of them.
+            let mut shared_body: Option<Vec<u8>> = None;
 
-        let mut failed_nodes: Vec<usize> = Vec::new();
-        let mut answers: Vec<Vec<u8>> = Vec::new();
-        let mut retries = 0u64;
-        let mut fan_out = 0usize;
-        let mut uncovered: Vec<u32> = Vec::new();
-        // Round 1: the plan; round 2: shards of failed nodes on other replicas.
-        let mut pending = plan(&routing, group, rotation, &failed_nodes);
-        for round in 0..2 {
-            if pending.per_node.is_empty() {
-                uncovered = pending.uncovered.clone();
-                break;
-            }
-            let mut filtered: Vec<Option<Vec<u8>>> = Vec::with_capacity(pending.per_node.len());
-            for (&node, shards) in &pending.per_node {
-                if rf > 1 || round > 0 || pending.partial_nodes.contains(&node) {
-                    filtered.push(Some(params.node_body(
-                        window_end,
-                        details,
-                        Some(shards),
-                        hidden_field,
-                    )));
-                } else {
-                    if shared_body.is_none() {
-                        shared_body =
-                            Some(params.node_body(window_end, details, None, hidden_field));
-                    }
-                    filtered.push(None);
+            let mut failed_nodes: Vec<usize> = Vec::new();
+            let mut answers: Vec<Vec<u8>> = Vec::new();
+            let mut retries = 0u64;
+            let mut fan_out = 0usize;
+            let mut uncovered: Vec<u32> = Vec::new();
+            // Round 1: the plan; round 2: shards of failed nodes on other replicas.
+            let mut pending = plan(&routing, group, rotation, &failed_nodes);
+            for round in 0..2 {
+                if pending.per_node.is_empty() {
+                    uncovered = pending.uncovered.clone();
+                    break;
                 }
-            }
-            let bodies: Vec<(usize, &[u32], &[u8])> = pending
-                .per_node
-                .iter()
-                .zip(&filtered)
-                .map(|((&node, shards), own)| {
-                    let body = own.as_deref().or(shared_body.as_deref()).unwrap_or(b"{}");
-                    (node, shards.as_slice(), body)
-                })
-                .collect();
-            fan_out += bodies.len();
-            trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let results: Vec<NodeResult> = join_all(bodies.iter().map(|(node, _, b)| {
-                let request = NodeRequest {
-                    method: Method::Post,
-                    target: &target,
-                    content_type: Some("application/json"),
-                    body: b,
-                };
-                async move {
-                    match monoio::time::timeout(
-                        remaining,
-                        self.send_node(*node, NodeOperation::Read, &request, authorization),
-                    )
-                    .await
-                    {
-                        Ok(r) => r,
-                        Err(_) => Err(miroir_io::UpstreamError::Timeout),
+                let mut filtered: Vec<Option<Vec<u8>>> = Vec::with_capacity(pending.per_node.len());
+                for (&node, shards) in &pending.per_node {
+                    if rf > 1 || round > 0 || pending.partial_nodes.contains(&node) {
+                        filtered.push(Some(params.node_body(
+                            node_limit,
+                            details,
+                            Some(shards),
+                            hidden_field,
+                        )));
+                    } else {
+                        if shared_body.is_none() {
+                            shared_body =
+                                Some(params.node_body(node_limit, details, None, hidden_field));
+                        }
+                        filtered.push(None);
                     }
                 }
-            }))
-            .await;
-            let mut lost_shards: Vec<u32> = pending.uncovered.clone();
-            for ((node, shards, _), result) in bodies.iter().zip(results) {
-                match result {
-                    Ok(resp) if resp.status == 200 => answers.push(resp.body),
-                    // A client error (bad filter, unknown field…) is the answer.
-                    Ok(resp) if (400..500).contains(&resp.status) => {
-                        return Err(Response::json(resp.status, resp.body))
+                let bodies: Vec<(usize, &[u32], &[u8])> = pending
+                    .per_node
+                    .iter()
+                    .zip(&filtered)
+                    .map(|((&node, shards), own)| {
+                        let body = own.as_deref().or(shared_body.as_deref()).unwrap_or(b"{}");
+                        (node, shards.as_slice(), body)
+                    })
+                    .collect();
+                fan_out += bodies.len();
+                trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let results: Vec<NodeResult> = join_all(bodies.iter().map(|(node, _, b)| {
+                    let request = NodeRequest {
+                        method: Method::Post,
+                        target: &target,
+                        content_type: Some("application/json"),
+                        body: b,
+                    };
+                    async move {
+                        match monoio::time::timeout(
+                            remaining,
+                            self.send_node(*node, NodeOperation::Read, &request, authorization),
+                        )
+                        .await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(miroir_io::UpstreamError::Timeout),
+                        }
                     }
-                    other => {
-                        let why = match &other {
-                            Ok(resp) => format!("HTTP {}", resp.status),
-                            Err(err) => err.to_string(),
-                        };
-                        tracing::warn!(node = %self.cluster.config.nodes[*node].id, error = %why, "search node failed; retrying its shards elsewhere");
-                        failed_nodes.push(*node);
-                        lost_shards.extend(shards.iter().copied());
+                }))
+                .await;
+                let mut lost_shards: Vec<u32> = pending.uncovered.clone();
+                for ((node, shards, _), result) in bodies.iter().zip(results) {
+                    match result {
+                        Ok(resp) if resp.status == 200 => answers.push(resp.body),
+                        // A client error (bad filter, unknown field…) is the answer.
+                        Ok(resp) if (400..500).contains(&resp.status) => {
+                            return Err(Response::json(resp.status, resp.body))
+                        }
+                        other => {
+                            let why = match &other {
+                                Ok(resp) => format!("HTTP {}", resp.status),
+                                Err(err) => err.to_string(),
+                            };
+                            tracing::warn!(node = %self.cluster.config.nodes[*node].id, error = %why, "search node failed; retrying its shards elsewhere");
+                            failed_nodes.push(*node);
+                            lost_shards.extend(shards.iter().copied());
+                        }
                     }
                 }
+                if lost_shards.is_empty() || round == 1 || Instant::now() >= deadline {
+                    uncovered = lost_shards;
+                    break;
+                }
+                retries += lost_shards.len() as u64;
+                pending = replan(&routing, &lost_shards, &failed_nodes);
             }
-            if lost_shards.is_empty() || round == 1 || Instant::now() >= deadline {
-                uncovered = lost_shards;
-                break;
+            uncovered.sort_unstable();
+            uncovered.dedup();
+            let partial = !uncovered.is_empty();
+            self.metrics
+                .scatter(fan_out, partial, retries, uncovered.len() as u64);
+            if partial
+                && self.cluster.config.scatter.unavailable_shard_policy
+                    == UnavailableShardPolicy::Error
+            {
+                let list = uncovered
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Response::error(
+                    503,
+                    "miroir_shard_unavailable",
+                    "system",
+                    &format!("Shards {list} of index `{uid}` have no reachable replica."),
+                ));
             }
-            retries += lost_shards.len() as u64;
-            pending = replan(&routing, &lost_shards, &failed_nodes);
+            let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
+            let mut out = miroir_io::http::take_buffer(
+                answers.iter().map(Vec::len).sum::<usize>().min(1 << 20),
+            );
+            let merged = merge_search(&merge_req, &bodies, &mut out);
+            drop(bodies);
+            for answer in answers {
+                miroir_io::http::recycle_buffer(answer);
+            }
+            let stats = match merged {
+                Ok(stats) => stats,
+                Err(err) => {
+                    return Err(Response::error(
+                        502,
+                        "miroir_node_error",
+                        "system",
+                        &format!("A node's search answer could not be merged: {err}."),
+                    ))
+                }
+            };
+            // Distinct may need more of a node's list than the window (see `node_ran_out`): ask
+            // the nodes for twice as many, a few times, while the deadline allows.
+            if stats.node_ran_out && more_rounds > 0 && Instant::now() < deadline {
+                more_rounds -= 1;
+                node_limit = node_limit.saturating_mul(2);
+                miroir_io::http::recycle_buffer(out);
+                continue;
+            }
+            return Ok(Searched {
+                body: out,
+                missing_shards: if partial { uncovered } else { Vec::new() },
+            });
         }
-        uncovered.sort_unstable();
-        uncovered.dedup();
-        let partial = !uncovered.is_empty();
-        self.metrics
-            .scatter(fan_out, partial, retries, uncovered.len() as u64);
-        if partial
-            && self.cluster.config.scatter.unavailable_shard_policy == UnavailableShardPolicy::Error
-        {
-            let list = uncovered
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(Response::error(
-                503,
-                "miroir_shard_unavailable",
-                "system",
-                &format!("Shards {list} of index `{uid}` have no reachable replica."),
-            ));
-        }
-        let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
-        let mut out =
-            miroir_io::http::take_buffer(answers.iter().map(Vec::len).sum::<usize>().min(1 << 20));
-        let merged = merge_search(&merge_req, &bodies, &mut out);
-        drop(bodies);
-        for answer in answers {
-            miroir_io::http::recycle_buffer(answer);
-        }
-        if let Err(err) = merged {
-            return Err(Response::error(
-                502,
-                "miroir_node_error",
-                "system",
-                &format!("A node's search answer could not be merged: {err}."),
-            ));
-        }
-        Ok(Searched {
-            body: out,
-            missing_shards: if partial { uncovered } else { Vec::new() },
-        })
     }
 }
 

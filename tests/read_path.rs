@@ -1076,3 +1076,63 @@ fn a_slow_node_does_not_hold_a_search_past_its_deadline() {
     assert!(r.header("x-miroir-degraded").is_some(), "{}", r.text());
     assert!(took < Duration::from_millis(2500), "took {took:?}");
 }
+
+#[test]
+fn distinct_asks_for_more_when_a_kept_hit_covers_several_values() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    // Primary keys on node-0 and on node-1 (16 shards, RF 1, one group).
+    let shard_map = m.get("/_miroir/shards", &[]).json();
+    let on = |node: &str, n: usize| -> Vec<String> {
+        let shards: Vec<u32> = shard_map["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["groups"][0]["nodes"][0] == node)
+            .map(|s| s["shard"].as_u64().unwrap() as u32)
+            .collect();
+        (0..)
+            .map(|i| format!("t{i}"))
+            .filter(|pk| shards.contains(&miroir_router::shard_for_key(pk.as_bytes(), 16)))
+            .take(n)
+            .collect()
+    };
+    let (a, b) = (on("node-0", 3), on("node-1", 2));
+    wait_succeeded(&m, create_index(&m, "tagged"));
+    wait_succeeded(
+        &m,
+        accepted(&send(
+            &m,
+            "PATCH",
+            "/indexes/tagged/settings",
+            &json!({"filterableAttributes": ["tags"], "sortableAttributes": ["rank"]}),
+        )),
+    );
+    let docs = json!([
+        {"id": a[0], "tags": ["x"], "rank": 8},
+        {"id": a[1], "tags": ["y"], "rank": 7},
+        {"id": a[2], "tags": ["w"], "rank": 6},
+        {"id": b[0], "tags": ["x", "y"], "rank": 9},
+        {"id": b[1], "tags": ["v"], "rank": 1},
+    ]);
+    wait_succeeded(
+        &m,
+        accepted(&send(&m, "POST", "/indexes/tagged/documents", &docs)),
+    );
+    // Node-0's two best hits share values with node-1's best: only its third (rank 6) shows
+    // what comes second, so node-0 is asked again for more.
+    let r = send(
+        &m,
+        "POST",
+        "/indexes/tagged/search",
+        &json!({"distinct": "tags", "sort": ["rank:desc"], "limit": 2}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ranks: Vec<u64> = r.json()["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["rank"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ranks, [9, 6], "{}", r.text());
+}

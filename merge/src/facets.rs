@@ -138,7 +138,8 @@ pub(crate) fn merge_distribution(
         sorted.clear();
         sorted.extend(acc.counts);
         if by_count {
-            sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| cmp_alpha(ka, kb)));
+            // Equal counts by decreasing value, as Meilisearch's count order pops them.
+            sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| cmp_alpha(kb, ka)));
         } else {
             sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb));
         }
@@ -389,10 +390,11 @@ mod tests {
             merged(&[r#"{"f":{"5":1,"Banana":1}}"#, r#"{"f":{"10":2,"apple":1}}"#]),
             r#"{"f":{"5":1,"10":2,"apple":1,"Banana":1}}"#
         );
-        // Every node listed by count (sortFacetValuesBy: count): by summed count.
+        // Every node listed by count (sortFacetValuesBy: count): by summed count, equal counts
+        // by decreasing value.
         assert_eq!(
             merged(&[r#"{"f":{"b":5,"a":1}}"#, r#"{"f":{"c":9,"a":8}}"#]),
-            r#"{"f":{"a":9,"c":9,"b":5}}"#
+            r#"{"f":{"c":9,"a":9,"b":5}}"#
         );
         // Facet names sorted, values only one node has kept, counts summed.
         assert_eq!(

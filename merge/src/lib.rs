@@ -206,6 +206,11 @@ pub struct MergeStats {
     pub hits: usize,
     /// Summed `estimatedTotalHits` (or `totalHits`) of the nodes.
     pub total_hits: u64,
+    /// A node's list ran out while hits were still to be written, and it held all the hits
+    /// the node was asked for (its `limit`): the node may hold more that rank before what was
+    /// written after. Only distinct can do this (one kept hit may cover several values): ask
+    /// the nodes for more and merge again.
+    pub node_ran_out: bool,
     pub order: Order,
 }
 
@@ -438,9 +443,11 @@ fn cut_member_too(
     Ok(())
 }
 
-/// The values a hit's `field` holds for distinct (dotted paths followed through objects):
-/// numbers by value, strings lowercased, booleans, each scalar of an array; none when the
-/// hit does not show it (or it is `null`).
+/// The values a hit's `field` holds for distinct, as Meilisearch stores facet values
+/// (dotted paths followed through objects): numbers by value; strings trimmed and lowercased
+/// (Meilisearch also applies compatibility decomposition, which this does not), an empty one
+/// being no value; booleans as the strings `true`/`false`; each scalar of an array. None when
+/// the hit does not show the field (or it is `null`).
 fn distinct_values(b: &[u8], start: usize, depth: usize, field: &str) -> walk::R<Vec<String>> {
     let mut values = Vec::new();
     if let Some((vs, ve)) = key::lookup(b, start, field, depth)? {
@@ -450,13 +457,16 @@ fn distinct_values(b: &[u8], start: usize, depth: usize, field: &str) -> walk::R
                 Some(b'"') => {
                     let inner = raw.get(1..raw.len() - 1).ok_or(Bad(s))?;
                     let text = walk::decode_str(inner).ok_or(Bad(s))?;
-                    values.push(format!("s{}", text.to_lowercase()));
+                    let text = text.trim();
+                    if !text.is_empty() {
+                        values.push(format!("s{}", text.to_lowercase()));
+                    }
                 }
                 Some(b'-' | b'0'..=b'9') => {
                     let n = walk::parse_f64(raw).ok_or(Bad(s))?;
                     values.push(format!("n{}", n + 0.0));
                 }
-                Some(b't' | b'f') => values.push(format!("b{}", raw == b"true")),
+                Some(b't' | b'f') => values.push(format!("s{}", raw == b"true")),
                 _ => {}
             }
             Ok(())
@@ -609,6 +619,8 @@ fn merge_inner(
     // Distinct: the values of the hits kept so far.
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut duplicates = 0u64;
+    // Nodes whose list ended before the window was written: (node, hits it gave).
+    let mut ended_early: Vec<(usize, u64)> = Vec::new();
     let mut n = 0usize;
     while n < total {
         let Some(&top) = heap.first() else { break };
@@ -651,6 +663,9 @@ fn merge_inner(
                 h.finish_key(&ctx).map_err(|e| bad_json(h.node, e))?;
             }
             None => {
+                if n < total {
+                    ended_early.push((h.node, h.pos as u64 + 1));
+                }
                 if let Some(last) = heap.pop() {
                     if let Some(root) = heap.first_mut() {
                         *root = last;
@@ -669,9 +684,15 @@ fn merge_inner(
     let tails: Vec<&Tail<'_>> = nodes.iter().map(|n| &n.tail).collect();
     let total = total_hits(req, &tails, duplicates);
     write_tail(req, &tails, total, out)?;
+    let node_ran_out = ended_early.iter().any(|&(node, gave)| {
+        nodes
+            .get(node)
+            .is_some_and(|n| n.tail.limit == Some(gave))
+    });
     Ok(MergeStats {
         hits: emitted,
         total_hits: total,
+        node_ran_out,
         order,
     })
 }

@@ -14,6 +14,8 @@ pub(crate) struct Tail<'a> {
     pub query: Option<&'a [u8]>,
     pub query_vector: Option<&'a [u8]>,
     pub processing_time_ms: Option<u64>,
+    /// The `limit` the node was asked (offset mode).
+    pub limit: Option<u64>,
     pub estimated_total_hits: Option<u64>,
     pub total_hits: Option<u64>,
     pub semantic_hit_count: Option<u64>,
@@ -68,8 +70,9 @@ impl<'a> Tail<'a> {
             "facetDistribution" => self.facet_distribution = Some(raw),
             "facetStats" => self.facet_stats = Some(raw),
             "requestUid" => self.request_uid = Some(raw),
+            "limit" => self.limit = Some(uint(raw, at)?),
             // Re-derived from the client's request by the merge; a repeated `hits` is ignored.
-            "limit" | "offset" | "hitsPerPage" | "page" | "totalPages" | "hits" => {}
+            "offset" | "hitsPerPage" | "page" | "totalPages" | "hits" => {}
             _ => self.other.push((name, raw)),
         }
         Ok(())

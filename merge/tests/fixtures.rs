@@ -636,3 +636,77 @@ fn a_hidden_field_is_cut_wherever_it_sits() {
         assert!(merged["hits"][0].get("f").is_none());
     }
 }
+
+#[test]
+fn distinct_says_when_a_node_ran_out() {
+    // limit 2, distinct on arrays: b1 covers both values of A's two hits, so A's list runs out
+    // while a hit is still to be written; A held all it was asked for, so it may hold more
+    // (a3, which Meilisearch would return before b2).
+    let node = |hits: &[(u32, &str, f64)], limit: usize| {
+        let hits: Vec<String> = hits
+            .iter()
+            .map(|(id, tags, score)| {
+                format!(r#"{{"id":{id},"tags":{tags},"_rankingScore":{score}}}"#)
+            })
+            .collect();
+        format!(
+            r#"{{"hits":[{}],"query":"","processingTimeMs":1,"limit":{limit},"offset":0,"estimatedTotalHits":3}}"#,
+            hits.join(",")
+        )
+    };
+    let b = node(&[(10, r#"["x","y"]"#, 0.9), (11, r#"["v"]"#, 0.1)], 2);
+    let mut req = MergeRequest::new(0, 2);
+    req.distinct = Some("tags");
+    let merge = |a: &str| {
+        let mut out = Vec::new();
+        let stats = merge_search(&req, &[a.as_bytes(), b.as_bytes()], &mut out).unwrap();
+        let merged: Value = serde_json::from_slice(&out).unwrap();
+        (stats.node_ran_out, merged["hits"].clone())
+    };
+    let full = node(&[(1, r#"["x"]"#, 0.8), (2, r#"["y"]"#, 0.7)], 2);
+    assert_eq!(merge(&full).0, true);
+    // Asked for more, A shows a3: the right page, and no node ran out.
+    let more = node(
+        &[
+            (1, r#"["x"]"#, 0.8),
+            (2, r#"["y"]"#, 0.7),
+            (3, r#"["w"]"#, 0.6),
+        ],
+        4,
+    );
+    assert_eq!(
+        merge(&more),
+        (
+            false,
+            serde_json::json!([{"id": 10, "tags": ["x", "y"]}, {"id": 3, "tags": ["w"]}])
+        )
+    );
+    // A list shorter than asked is all the node has.
+    let short = node(&[(1, r#"["x"]"#, 0.8)], 2);
+    assert_eq!(merge(&short).0, false);
+    // Empty strings are no value (both kept); `true` and "TRUE " are one value.
+    let c = node(&[(20, r#""""#, 0.9), (21, r#"true"#, 0.8)], 2);
+    let d = node(&[(30, r#""""#, 0.85), (31, r#""TRUE ""#, 0.7)], 2);
+    let mut out = Vec::new();
+    merge_search(&req, &[c.as_bytes(), d.as_bytes()], &mut out).unwrap();
+    let merged: Value = serde_json::from_slice(&out).unwrap();
+    let ids: Vec<u64> = merged["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [20, 30]);
+    let mut req3 = MergeRequest::new(0, 3);
+    req3.distinct = Some("tags");
+    out.clear();
+    merge_search(&req3, &[c.as_bytes(), d.as_bytes()], &mut out).unwrap();
+    let merged: Value = serde_json::from_slice(&out).unwrap();
+    let ids: Vec<u64> = merged["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [20, 30, 21]);
+}
