@@ -37,10 +37,15 @@ pub struct Api {
     pub(crate) settings_cache: SettingsCache,
 }
 
+/// How long a request core keeps an index's settings at most.
+pub(crate) const SETTINGS_KEPT_FOR: Duration = Duration::from_secs(60);
+
 /// An index's settings (`GET /indexes/{uid}/settings` of one node) as Miroir uses them.
 #[derive(Debug, PartialEq)]
 pub(crate) struct IndexSettings {
     pub(crate) value: serde_json::Value,
+    /// When they were read.
+    pub(crate) read_at: Instant,
     /// The ranking rules have a custom sort rule (`field:asc|desc`): `_rankingScore` does not
     /// follow it, so hits are merged by their ranking score details.
     pub(crate) sorts_by_rule: bool,
@@ -60,6 +65,7 @@ impl IndexSettings {
             });
         IndexSettings {
             value,
+            read_at: Instant::now(),
             sorts_by_rule,
         }
     }
@@ -96,18 +102,26 @@ impl IndexSettings {
 }
 
 /// Index settings read from a node, kept by one request core until a task that may change
-/// settings ends (the task registry's settings epoch moves): then all are read again. No
-/// lock: each core has its own.
+/// settings ends, or a settings write is rolled back (the task registry's settings epoch
+/// moves): then all are read again. At most [`SETTINGS_KEPT_FOR`] in any case, for what the
+/// epoch cannot see (settings changed on the nodes directly, a rollback's own node tasks).
+/// No lock: each core has its own.
 #[derive(Default)]
 pub(crate) struct SettingsCache {
     entries: std::cell::RefCell<(u64, std::collections::HashMap<String, Rc<IndexSettings>>)>,
 }
 
 impl SettingsCache {
-    /// The settings of `uid` read at `epoch`, if this core has them.
-    pub(crate) fn get(&self, uid: &str, epoch: u64) -> Option<Rc<IndexSettings>> {
+    /// The settings of `uid` read at `epoch`, if this core has them and read them less than
+    /// [`SETTINGS_KEPT_FOR`] before `now`.
+    pub(crate) fn get(&self, uid: &str, epoch: u64, now: Instant) -> Option<Rc<IndexSettings>> {
         let entries = self.entries.borrow();
-        (entries.0 == epoch).then(|| entries.1.get(uid).cloned())?
+        if entries.0 != epoch {
+            return None;
+        }
+        let settings = entries.1.get(uid)?;
+        (now.saturating_duration_since(settings.read_at) < SETTINGS_KEPT_FOR)
+            .then(|| settings.clone())
     }
 
     /// Keeps `settings`, read from a node that was asked at `epoch`; a newer epoch drops
@@ -463,14 +477,17 @@ mod tests {
     fn cached_settings_last_until_the_epoch_moves() {
         let cache = SettingsCache::default();
         let settings = Rc::new(IndexSettings::new(json!({"rankingRules": ["words"]})));
+        let now = settings.read_at;
         cache.put("movies", 3, settings.clone());
-        assert_eq!(cache.get("movies", 3), Some(settings.clone()));
-        assert_eq!(cache.get("books", 3), None);
-        assert_eq!(cache.get("movies", 4), None);
+        assert_eq!(cache.get("movies", 3, now), Some(settings.clone()));
+        assert_eq!(cache.get("books", 3, now), None);
+        assert_eq!(cache.get("movies", 4, now), None);
+        // Not past their time, whatever the epoch.
+        assert_eq!(cache.get("movies", 3, now + super::SETTINGS_KEPT_FOR), None);
         // A read begun before the epoch moved is not kept over newer ones.
         cache.put("books", 4, settings.clone());
         cache.put("movies", 3, settings.clone());
-        assert_eq!(cache.get("movies", 4), None);
-        assert_eq!(cache.get("books", 4), Some(settings));
+        assert_eq!(cache.get("movies", 4, now), None);
+        assert_eq!(cache.get("books", 4, now), Some(settings));
     }
 }

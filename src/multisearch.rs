@@ -226,12 +226,28 @@ fn retrieve_primary_key(params: &mut Map<String, Value>, primary_key: &str) -> b
     true
 }
 
-/// Removes the primary key [`retrieve_primary_key`] added, from the hit and its `_formatted`.
-fn drop_primary_key(hit: &mut Value, primary_key: &str) {
+/// Removes the primary key [`retrieve_primary_key`] added from the hit, and from its
+/// `_formatted` unless the query highlights or crops it (Meilisearch shows it there then).
+fn drop_primary_key(hit: &mut Value, primary_key: &str, params: &Map<String, Value>) {
+    let formatted_shows = ["attributesToHighlight", "attributesToCrop"]
+        .iter()
+        .any(|key| {
+            params
+                .get(*key)
+                .and_then(Value::as_array)
+                .is_some_and(|names| {
+                    names
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .any(|n| crate::search::formats(n, primary_key))
+                })
+        });
     if let Some(obj) = hit.as_object_mut() {
         obj.shift_remove(primary_key);
-        if let Some(formatted) = obj.get_mut("_formatted").and_then(Value::as_object_mut) {
-            formatted.shift_remove(primary_key);
+        if !formatted_shows {
+            if let Some(formatted) = obj.get_mut("_formatted").and_then(Value::as_object_mut) {
+                formatted.shift_remove(primary_key);
+            }
         }
     }
 }
@@ -410,11 +426,16 @@ fn query_kind(params: &Map<String, Value>) -> QueryKind {
     }
 }
 
-/// Whether a query may return semantic hits: a hybrid search whose `semanticRatio` is not 0
-/// (Meilisearch's search kinds other than keyword-only; they make a federated search answer
-/// `semanticHitCount`).
+/// Whether a query may return semantic hits: a hybrid search whose `semanticRatio` is not 0,
+/// with a `q` or a `vector` (or `media`) to search by — Meilisearch's search kinds other than
+/// keyword-only, which make a federated search answer `semanticHitCount`.
 fn semantic_search(params: &Map<String, Value>) -> bool {
-    params
+    let set = |k: &str| params.get(k).is_some_and(|v| !v.is_null());
+    let placeholder = params
+        .get("q")
+        .and_then(Value::as_str)
+        .is_none_or(|q| q.trim().is_empty());
+    let ratio_not_zero = params
         .get("hybrid")
         .filter(|h| !h.is_null())
         .is_some_and(|h| {
@@ -422,7 +443,8 @@ fn semantic_search(params: &Map<String, Value>) -> bool {
                 .and_then(Value::as_f64)
                 .unwrap_or(DEFAULT_SEMANTIC_RATIO)
                 != 0.0
-        })
+        });
+    ratio_not_zero && (!placeholder || set("vector") || set("media"))
 }
 
 /// Meilisearch's `hybrid.semanticRatio` when a query does not set it.
@@ -743,8 +765,10 @@ impl Api {
                     semantic_hits += 1;
                 }
                 let mut hit = hit.hit;
-                if let (true, Some(pk)) = (added_key, primary_key) {
-                    drop_primary_key(&mut hit, pk);
+                if let (true, Some(pk), Some((_, params, ..))) =
+                    (added_key, primary_key, prepared.get(q))
+                {
+                    drop_primary_key(&mut hit, pk, params);
                 }
                 page.push(hit);
             }
@@ -1136,8 +1160,16 @@ mod tests {
         let semantic = |params: Value| semantic_search(params.as_object().unwrap());
         assert!(semantic(json!({"q": "a", "hybrid": {"embedder": "e"}})));
         assert!(semantic(
+            json!({"q": "a", "hybrid": {"embedder": "e", "semanticRatio": 1.0}})
+        ));
+        assert!(semantic(
+            json!({"vector": [0.5], "hybrid": {"embedder": "e"}})
+        ));
+        // A placeholder hybrid search without a vector is keyword-only to Meilisearch.
+        assert!(!semantic(
             json!({"hybrid": {"embedder": "e", "semanticRatio": 1.0}})
         ));
+        assert!(!semantic(json!({"q": " ", "hybrid": {"embedder": "e"}})));
         assert!(!semantic(
             json!({"q": "a", "hybrid": {"embedder": "e", "semanticRatio": 0.0}})
         ));

@@ -297,7 +297,7 @@ impl Api {
         let settings = match self.index_settings(uid, trace).await {
             Ok(settings) => Some(settings),
             Err(error) => {
-                tracing::warn!(
+                tracing::debug!(
                     index = uid,
                     status = error.status,
                     "index settings unreadable; merging without them"
@@ -320,12 +320,23 @@ impl Api {
                     .strings("attributesToRetrieve")
                     .is_some_and(|fields| !fields.iter().any(|f| f == field || f.contains('*')))
         });
+        // Highlighted or cropped, Meilisearch shows it in `_formatted` whatever is retrieved.
+        let hidden_field_formatted = hidden_field.is_some_and(|field| {
+            !["attributesToHighlight", "attributesToCrop"]
+                .iter()
+                .any(|key| {
+                    params
+                        .strings(key)
+                        .is_some_and(|names| names.iter().any(|n| formats(n, field)))
+                })
+        });
         let merge_req = MergeRequest {
             offset,
             limit,
             page,
             distinct: distinct.as_deref(),
             hidden_field,
+            hidden_field_formatted,
             sort: sort.as_deref(),
             show_ranking_score: show_score,
             show_ranking_score_details: show_details,
@@ -517,6 +528,13 @@ impl Api {
             });
         }
     }
+}
+
+/// Whether an `attributesToHighlight`/`attributesToCrop` entry (`field`, `field:length` for
+/// crop, or `*`) covers `field`.
+pub(crate) fn formats(entry: &str, field: &str) -> bool {
+    let name = entry.rsplit_once(':').map_or(entry, |(name, _)| name);
+    name == "*" || name == field
 }
 
 /// A healthy replica of `shard` in any active group, not in `avoid`.

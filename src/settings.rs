@@ -49,7 +49,7 @@ impl Api {
         };
         let authorization = self.node_authorization(req, auth);
         if req.method == Method::Get {
-            return match self.read_settings(&path, authorization, trace).await {
+            return match self.read_settings(&path, authorization, None, trace).await {
                 Ok(mut value) => {
                     match name {
                         None => without_shard_field(&mut value["filterableAttributes"]),
@@ -95,7 +95,7 @@ impl Api {
             }
         };
         // The value to restore if a later node refuses.
-        let previous = match self.read_settings(&path, authorization, trace).await {
+        let previous = match self.read_settings(&path, authorization, None, trace).await {
             Ok(v) => v,
             Err(r) => return r,
         };
@@ -125,6 +125,9 @@ impl Api {
                     trace,
                 )
                 .await;
+                // Nodes that took the change and are now taking it back may be read meanwhile:
+                // no core keeps what it read before this point.
+                self.cluster.tasks.settings_changed();
                 return self.refused_anywhere(&results).unwrap_or_else(|| {
                     Response::error(
                         503,
@@ -155,14 +158,17 @@ impl Api {
         trace: &RequestTrace,
     ) -> Result<std::rc::Rc<crate::api::IndexSettings>, Response> {
         let epoch = self.cluster.tasks.settings_epoch();
-        if let Some(settings) = self.settings_cache.get(uid, epoch) {
+        if let Some(settings) = self
+            .settings_cache
+            .get(uid, epoch, std::time::Instant::now())
+        {
             return Ok(settings);
         }
         let path = format!("/indexes/{uid}/settings");
         let authorization = self.node_authorization.as_deref();
         let limit =
             std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms) / 2;
-        let read = self.read_settings(&path, authorization, trace);
+        let read = self.read_settings(&path, authorization, Some(limit / 2), trace);
         let settings = match monoio::time::timeout(limit, read).await {
             Ok(settings) => settings?,
             Err(_) => {
@@ -182,10 +188,13 @@ impl Api {
         Ok(settings)
     }
 
+    /// Settings from one healthy node: the nodes in turn from a rotating start (so reads
+    /// spread, and a slow node delays only some), each given at most `per_node` when set.
     pub(crate) async fn read_settings(
         &self,
         path: &str,
         authorization: Option<&[u8]>,
+        per_node: Option<std::time::Duration>,
         trace: &RequestTrace,
     ) -> Result<Value, Response> {
         let routing = self.cluster.routing.load();
@@ -195,12 +204,21 @@ impl Api {
             content_type: None,
             body: &[],
         };
-        for node in (0..self.cluster.node_addrs.len()).filter(|&n| routing.is_healthy(n as u16)) {
+        let count = self.cluster.node_addrs.len();
+        let first = self.next_rotation() % count.max(1);
+        for node in (0..count)
+            .map(|i| (first + i) % count)
+            .filter(|&n| routing.is_healthy(n as u16))
+        {
             trace.fan_out.set(trace.fan_out.get() + 1);
-            match self
-                .send_node(node, NodeOperation::Admin, &request, authorization)
-                .await
-            {
+            let send = self.send_node(node, NodeOperation::Admin, &request, authorization);
+            let answer = match per_node {
+                Some(limit) => monoio::time::timeout(limit, send)
+                    .await
+                    .unwrap_or(Err(miroir_io::UpstreamError::Timeout)),
+                None => send.await,
+            };
+            match answer {
                 Ok(resp) if resp.status == 200 => {
                     return serde_json::from_slice(&resp.body).map_err(|_| {
                         Response::error(

@@ -280,12 +280,12 @@ pub struct TaskRegistry {
     settings_epoch: AtomicU64,
 }
 
-/// Whether a task of this kind may change an index's settings when it ends (everything but
-/// document writes, which leave settings as they are once the index exists).
+/// Whether a task of this kind may change an index's settings (or which index a uid names)
+/// when it ends.
 fn may_change_settings(kind: &str) -> bool {
-    !matches!(
+    matches!(
         kind,
-        "documentAdditionOrUpdate" | "documentEdition" | "documentDeletion"
+        "settingsUpdate" | "indexCreation" | "indexDeletion" | "indexUpdate" | "indexSwap"
     )
 }
 
@@ -323,6 +323,11 @@ impl TaskRegistry {
     /// See the field: equal epochs mean no settings-changing task ended in between.
     pub fn settings_epoch(&self) -> u64 {
         self.settings_epoch.load(Ordering::Acquire)
+    }
+
+    /// Moves the settings epoch for a settings change no task records (a rolled-back write).
+    pub fn settings_changed(&self) {
+        self.settings_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn insert(&self, task: Task) {
@@ -518,8 +523,12 @@ mod tests {
         registry.insert(task(1, Status::Enqueued, "movies"));
         registry.insert(settings(2, Status::Enqueued));
         assert_eq!(registry.settings_epoch(), 0);
-        // Documents written: settings unchanged.
+        // Documents written, tasks deleted: settings unchanged.
         registry.update(1, |t| t.status = Status::Succeeded);
+        registry.insert(Task {
+            kind: "taskDeletion".into(),
+            ..task(4, Status::Succeeded, "movies")
+        });
         assert_eq!(registry.settings_epoch(), 0);
         registry.update(2, |t| t.status = Status::Processing);
         assert_eq!(registry.settings_epoch(), 0);
@@ -528,6 +537,9 @@ mod tests {
         // Inserted already finished (every node refused it).
         registry.insert(settings(3, Status::Failed));
         assert_eq!(registry.settings_epoch(), 2);
+        // A rolled-back write has no task.
+        registry.settings_changed();
+        assert_eq!(registry.settings_epoch(), 3);
     }
 
     #[test]

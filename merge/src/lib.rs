@@ -132,8 +132,10 @@ pub struct MergeRequest<'a> {
     /// array). Hits that do not show the field are kept.
     pub distinct: Option<&'a str>,
     /// A top-level field the caller added to `attributesToRetrieve` (to read `distinct`):
-    /// removed from every hit and its `_formatted`.
+    /// removed from every hit, and from its `_formatted` with `hidden_field_formatted` (when
+    /// the client does not highlight or crop it, which would show it there).
     pub hidden_field: Option<&'a str>,
+    pub hidden_field_formatted: bool,
     /// The index's `pagination.maxTotalHits`: as in Meilisearch, no hit past it is returned
     /// (the window is cut there, the offset answered is at most it) and the totals are at
     /// most it.
@@ -271,6 +273,8 @@ struct Ctx<'r> {
     show_score: bool,
     show_details: bool,
     hidden_field: Option<&'r str>,
+    /// `hidden_field` when it also goes from `_formatted`.
+    hidden_field_formatted: Option<&'r str>,
     /// `None` while the first heads are read (details keys are then always built).
     order: Option<Order>,
     fields: &'r [SortField],
@@ -354,7 +358,7 @@ impl<'a> Head<'a> {
                 }
                 b"_formatted" | b"_matchesPosition" if b.get(vs) == Some(&b'{') => {
                     nested.clear();
-                    let ve = strip_reserved_members(b, vs, vd, ctx.hidden_field, nested)?;
+                    let ve = strip_reserved_members(b, vs, vd, ctx.hidden_field_formatted, nested)?;
                     cuts.extend_from_slice(nested);
                     if let Some(&(_, e)) = nested.last() {
                         last_cut_end = e;
@@ -568,6 +572,7 @@ fn merge_inner(
         show_score: req.show_ranking_score,
         show_details: req.show_ranking_score_details,
         hidden_field: req.hidden_field,
+        hidden_field_formatted: req.hidden_field.filter(|_| req.hidden_field_formatted),
         order: None,
         fields: &fields,
     };
@@ -684,11 +689,9 @@ fn merge_inner(
     let tails: Vec<&Tail<'_>> = nodes.iter().map(|n| &n.tail).collect();
     let total = total_hits(req, &tails, duplicates);
     write_tail(req, &tails, total, out)?;
-    let node_ran_out = ended_early.iter().any(|&(node, gave)| {
-        nodes
-            .get(node)
-            .is_some_and(|n| n.tail.limit == Some(gave))
-    });
+    let node_ran_out = ended_early
+        .iter()
+        .any(|&(node, gave)| nodes.get(node).is_some_and(|n| n.tail.limit == Some(gave)));
     Ok(MergeStats {
         hits: emitted,
         total_hits: total,

@@ -625,6 +625,7 @@ fn a_hidden_field_is_cut_wherever_it_sits() {
         );
         let mut req = MergeRequest::new(0, 1);
         req.hidden_field = Some("f");
+        req.hidden_field_formatted = true;
         let mut out = Vec::new();
         merge_search(&req, &[body.as_bytes()], &mut out).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
@@ -635,6 +636,17 @@ fn a_hidden_field_is_cut_wherever_it_sits() {
         );
         assert!(merged["hits"][0].get("f").is_none());
     }
+    // Highlighted, it stays in `_formatted`.
+    let body = r#"{"hits":[{"id":1,"f":"x","_formatted":{"f":"<em>x</em>","id":"1"}}],"estimatedTotalHits":1}"#;
+    let mut req = MergeRequest::new(0, 1);
+    req.hidden_field = Some("f");
+    let mut out = Vec::new();
+    merge_search(&req, &[body.as_bytes()], &mut out).unwrap();
+    let merged: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        merged["hits"][0],
+        serde_json::json!({"id": 1, "_formatted": {"f": "<em>x</em>", "id": "1"}})
+    );
 }
 
 #[test]
@@ -664,7 +676,7 @@ fn distinct_says_when_a_node_ran_out() {
         (stats.node_ran_out, merged["hits"].clone())
     };
     let full = node(&[(1, r#"["x"]"#, 0.8), (2, r#"["y"]"#, 0.7)], 2);
-    assert_eq!(merge(&full).0, true);
+    assert!(merge(&full).0);
     // Asked for more, A shows a3: the right page, and no node ran out.
     let more = node(
         &[
@@ -683,7 +695,7 @@ fn distinct_says_when_a_node_ran_out() {
     );
     // A list shorter than asked is all the node has.
     let short = node(&[(1, r#"["x"]"#, 0.8)], 2);
-    assert_eq!(merge(&short).0, false);
+    assert!(!merge(&short).0);
     // Empty strings are no value (both kept); `true` and "TRUE " are one value.
     let c = node(&[(20, r#""""#, 0.9), (21, r#"true"#, 0.8)], 2);
     let d = node(&[(30, r#""""#, 0.85), (31, r#""TRUE ""#, 0.7)], 2);
