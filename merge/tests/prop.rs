@@ -723,3 +723,83 @@ proptest! {
         prop_assert_eq!(got, Value::Object(want), "{}", body);
     }
 }
+
+/// One hit of [`distinct_pages_are_global_distinct_then_slice`]: its node, priority (higher
+/// first) and distinct value (`None`: the hit does not have the field).
+type DistinctHit = (usize, u32, Option<&'static str>);
+
+fn distinct_hits() -> impl Strategy<Value = (usize, Vec<DistinctHit>)> {
+    (1usize..=4).prop_flat_map(|k| {
+        let value = prop::option::of(prop::sample::select(vec!["a", "B", "b ", "c", "", "d"]));
+        (
+            Just(k),
+            prop::collection::vec((0..k, 0u32..1_000_000, value), 0..40),
+        )
+    })
+}
+
+/// Meilisearch's distinct on one list (in ranking order): a hit is kept when no kept hit has
+/// its value (strings trimmed and lowercased; an empty string is no value).
+fn distinct_keep(hits: &[(usize, &DistinctHit)]) -> Vec<usize> {
+    let mut seen = std::collections::HashSet::new();
+    hits.iter()
+        .filter(|(_, h)| match h.2.map(|v| v.trim().to_lowercase()) {
+            Some(v) if !v.is_empty() => seen.insert(v),
+            _ => true,
+        })
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+proptest! {
+    // Single-valued distinct: each node answers its own list deduplicated and cut to the node
+    // limit; the merged page must be the page of one index holding every hit.
+    #[test]
+    fn distinct_pages_are_global_distinct_then_slice(
+        (k, hits) in distinct_hits(),
+        offset in 0usize..6,
+        limit in 1usize..8,
+    ) {
+        // Ranking order: priority, then id (ties are broken by node then position in the merge;
+        // ids are unique and grow with the node lists' order, so both agree).
+        let order = |a: &(usize, &DistinctHit), b: &(usize, &DistinctHit)| {
+            b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0))
+        };
+        let mut all: Vec<(usize, &DistinctHit)> = hits.iter().enumerate().collect();
+        all.sort_by(order);
+        // Equal priorities on different nodes: the merge orders them by node.
+        all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.1 .0.cmp(&b.1 .0)).then(a.0.cmp(&b.0)));
+        let expected: Vec<usize> = distinct_keep(&all).into_iter().skip(offset).take(limit).collect();
+
+        let node_limit = offset + limit;
+        let bodies: Vec<String> = (0..k)
+            .map(|node| {
+                let list: Vec<(usize, &DistinctHit)> =
+                    all.iter().copied().filter(|(_, h)| h.0 == node).collect();
+                let kept = distinct_keep(&list);
+                let rendered: Vec<String> = kept
+                    .iter()
+                    .take(node_limit)
+                    .map(|&id| {
+                        let h = &hits[id];
+                        let value = h.2.map_or(String::new(), |v| format!(",\"tag\":{}", serde_json::to_string(v).unwrap()));
+                        format!("{{\"id\":{id}{value},\"_rankingScore\":{}}}", f64::from(h.1) / 1e6)
+                    })
+                    .collect();
+                format!(
+                    "{{\"hits\":[{}],\"query\":\"\",\"processingTimeMs\":1,\"limit\":{node_limit},\"offset\":0,\"estimatedTotalHits\":{}}}",
+                    rendered.join(","),
+                    kept.len()
+                )
+            })
+            .collect();
+        let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+        let mut req = MergeRequest::new(offset, limit);
+        req.distinct = Some("tag");
+        let mut out = Vec::new();
+        let stats = merge_search(&req, &refs, &mut out).expect("merges");
+        let merged: Value = serde_json::from_slice(&out).expect("valid JSON");
+        prop_assert_eq!(ids(&merged), expected, "{}", String::from_utf8_lossy(&out));
+        prop_assert!(!stats.node_ran_out);
+    }
+}
