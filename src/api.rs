@@ -40,7 +40,8 @@ pub struct Api {
 /// How long a request core keeps an index's settings at most.
 pub(crate) const SETTINGS_KEPT_FOR: Duration = Duration::from_secs(60);
 
-/// An index's settings (`GET /indexes/{uid}/settings` of one node) as Miroir uses them.
+/// An index's settings (`GET /indexes/{uid}/settings` of one node) as Miroir uses them,
+/// read out once (searches look them up every time).
 #[derive(Debug, PartialEq)]
 pub(crate) struct IndexSettings {
     pub(crate) value: serde_json::Value,
@@ -49,55 +50,67 @@ pub(crate) struct IndexSettings {
     /// The ranking rules have a custom sort rule (`field:asc|desc`): `_rankingScore` does not
     /// follow it, so hits are merged by their ranking score details.
     pub(crate) sorts_by_rule: bool,
+    /// `distinctAttribute`, when set.
+    distinct_attribute: Option<String>,
+    /// `pagination.maxTotalHits` (Meilisearch's default: 1000).
+    max_total_hits: usize,
+    /// `faceting.maxValuesPerFacet` (Meilisearch's default: 100).
+    max_values_per_facet: usize,
+    /// `faceting.sortFacetValuesBy`.
+    sort_facet_values_by: Option<serde_json::Value>,
 }
 
 impl IndexSettings {
     pub(crate) fn new(value: serde_json::Value) -> IndexSettings {
+        use serde_json::Value;
         let sorts_by_rule = value
             .get("rankingRules")
-            .and_then(serde_json::Value::as_array)
+            .and_then(Value::as_array)
             .is_some_and(|rules| {
-                rules.iter().filter_map(serde_json::Value::as_str).any(|r| {
+                rules.iter().filter_map(Value::as_str).any(|r| {
                     r.rsplit_once(':').is_some_and(|(field, dir)| {
                         !field.is_empty() && matches!(dir, "asc" | "desc")
                     })
                 })
             });
+        let count = |section: &str, key: &str, default: usize| {
+            value
+                .get(section)
+                .and_then(|s| s.get(key))
+                .and_then(Value::as_u64)
+                .map_or(default, |m| usize::try_from(m).unwrap_or(usize::MAX))
+        };
         IndexSettings {
-            value,
             read_at: Instant::now(),
             sorts_by_rule,
+            distinct_attribute: value
+                .get("distinctAttribute")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            max_total_hits: count("pagination", "maxTotalHits", 1000),
+            max_values_per_facet: count("faceting", "maxValuesPerFacet", 100),
+            sort_facet_values_by: value
+                .get("faceting")
+                .and_then(|f| f.get("sortFacetValuesBy"))
+                .cloned(),
+            value,
         }
     }
 
-    /// `faceting.sortFacetValuesBy`.
     pub(crate) fn sort_facet_values_by(&self) -> Option<&serde_json::Value> {
-        self.value.get("faceting")?.get("sortFacetValuesBy")
+        self.sort_facet_values_by.as_ref()
     }
 
-    /// `distinctAttribute`, when set.
     pub(crate) fn distinct_attribute(&self) -> Option<&str> {
-        self.value
-            .get("distinctAttribute")
-            .and_then(serde_json::Value::as_str)
+        self.distinct_attribute.as_deref()
     }
 
-    /// `pagination.maxTotalHits` (Meilisearch's default: 1000).
     pub(crate) fn max_total_hits(&self) -> usize {
-        self.value
-            .get("pagination")
-            .and_then(|p| p.get("maxTotalHits"))
-            .and_then(serde_json::Value::as_u64)
-            .map_or(1000, |m| usize::try_from(m).unwrap_or(usize::MAX))
+        self.max_total_hits
     }
 
-    /// `faceting.maxValuesPerFacet` (Meilisearch's default: 100).
     pub(crate) fn max_values_per_facet(&self) -> usize {
-        self.value
-            .get("faceting")
-            .and_then(|f| f.get("maxValuesPerFacet"))
-            .and_then(serde_json::Value::as_u64)
-            .map_or(100, |m| usize::try_from(m).unwrap_or(usize::MAX))
+        self.max_values_per_facet
     }
 }
 
