@@ -32,6 +32,9 @@ pub struct Api {
     /// `Authorization` value Miroir presents to nodes for master requests.
     pub(crate) node_authorization: Option<Vec<u8>>,
     pub(crate) next_node: Cell<usize>,
+    /// Where [`Api::ask_one_node`] starts (its own turn, so that it does not move the
+    /// searches' group rotation).
+    pub(crate) settings_rotation: Cell<usize>,
     pub(crate) request_timeout: Duration,
     /// Index settings this core read for Miroir's own use (ranking rules, faceting).
     pub(crate) settings_cache: SettingsCache,
@@ -183,6 +186,7 @@ impl Api {
             pool,
             node_authorization,
             next_node: Cell::new(0),
+            settings_rotation: Cell::new(0),
             request_timeout,
             settings_cache: SettingsCache::default(),
         }

@@ -108,11 +108,15 @@ fn check_facet_order(
 }
 
 /// An error about an index's `facetsByIndex` entry, as Meilisearch words it: the entry's path
-/// first, which query uses the index last.
+/// first, which query uses the index last; a facet refused is `invalid_multi_search_facets`
+/// there.
 fn facets_error(uid: &str, first_query: Option<usize>, error: Response) -> Response {
     let value: Value = serde_json::from_slice(&error.body).unwrap_or(Value::Null);
     let message = value["message"].as_str().unwrap_or("The facets failed.");
-    let code = value["code"].as_str().unwrap_or("internal");
+    let code = match value["code"].as_str().unwrap_or("internal") {
+        "invalid_search_facets" => "invalid_multi_search_facets",
+        code => code,
+    };
     let kind = value["type"].as_str().unwrap_or("internal");
     let status = if (400..500).contains(&error.status) {
         400
@@ -128,14 +132,6 @@ fn facets_error(uid: &str, first_query: Option<usize>, error: Response) -> Respo
             facets_note(uid, first_query)
         ),
     )
-}
-
-/// What [`Api::check_unused_facets`] looks at.
-struct UnusedFacets<'a> {
-    facets_by_index: Option<&'a Map<String, Value>>,
-    prepared: &'a [Prepared],
-    merge_facets: bool,
-    request_uid: &'a str,
 }
 
 /// Whether a node refused a search for its `facets` (what `facetsByIndex` put there).
@@ -229,19 +225,19 @@ fn retrieve_primary_key(params: &mut Map<String, Value>, primary_key: &str) -> b
 /// Removes the primary key [`retrieve_primary_key`] added from the hit, and from its
 /// `_formatted` unless the query highlights or crops it (Meilisearch shows it there then).
 fn drop_primary_key(hit: &mut Value, primary_key: &str, params: &Map<String, Value>) {
-    let formatted_shows = ["attributesToHighlight", "attributesToCrop"]
-        .iter()
-        .any(|key| {
-            params
-                .get(*key)
-                .and_then(Value::as_array)
-                .is_some_and(|names| {
-                    names
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .any(|n| crate::search::formats(n, primary_key))
-                })
-        });
+    let names = |key: &str| {
+        params
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    };
+    let formatted_shows = crate::search::formatted_shows(
+        names("attributesToHighlight"),
+        names("attributesToCrop"),
+        primary_key,
+    );
     if let Some(obj) = hit.as_object_mut() {
         obj.shift_remove(primary_key);
         if !formatted_shows {
@@ -617,14 +613,14 @@ impl Api {
                         return facets_error(uid, first, error);
                     }
                 }
-                let unused = UnusedFacets {
-                    facets_by_index,
-                    prepared: &prepared,
-                    merge_facets,
-                    request_uid: &request_uid,
-                };
                 if let Some(error) = self
-                    .check_unused_facets(req, auth, unused, &mut rules.facet_orders, trace)
+                    .check_unused_facets(
+                        facets_by_index,
+                        &prepared,
+                        merge_facets,
+                        &mut rules.facet_orders,
+                        trace,
+                    )
                     .await
                 {
                     return error;
@@ -833,21 +829,15 @@ impl Api {
 
     /// Meilisearch's checks of the `facetsByIndex` entries no query uses, once the queries
     /// went through (in uid order): the index exists, its facet order merges with the others
-    /// (`mergeFacets`), its facets can be computed (a search for them, `limit: 0`).
+    /// (`mergeFacets`), its facets can be computed (one node asked for them over no document).
     async fn check_unused_facets(
         &self,
-        req: &Request<'_>,
-        auth: &ClientAuth<'_>,
-        unused: UnusedFacets<'_>,
+        facets_by_index: Option<&Map<String, Value>>,
+        prepared: &[Prepared],
+        merge_facets: bool,
         facet_orders: &mut FacetOrders,
         trace: &RequestTrace,
     ) -> Option<Response> {
-        let UnusedFacets {
-            facets_by_index,
-            prepared,
-            merge_facets,
-            request_uid,
-        } = unused;
         let mut unused: Vec<(&String, &Value)> = facets_by_index?
             .iter()
             .filter(|(uid, _)| !prepared.iter().any(|(u, ..)| u == *uid))
@@ -869,22 +859,27 @@ impl Api {
                 }
             }
             if !facets.is_empty() {
-                let mut probe = Map::new();
-                probe.insert("limit".into(), Value::from(0));
-                probe.insert("facets".into(), Value::from(facets));
-                let searched = self
-                    .search_index(
-                        req,
-                        auth,
-                        uid,
-                        &probe,
-                        Pagination::Unbounded,
-                        request_uid,
-                        trace,
-                    )
+                // One node, Miroir's key (the client's is only checked for the queries'
+                // indexes, as by Meilisearch), facets counted over no document.
+                let body = json!({"limit": 0, "facets": facets, "filter": "_miroir_shard = -1"});
+                let body = serde_json::to_vec(&body).unwrap_or_default();
+                let target = format!("/indexes/{uid}/search");
+                let request = crate::nodes::NodeRequest {
+                    method: miroir_io::Method::Post,
+                    target: &target,
+                    content_type: Some("application/json"),
+                    body: &body,
+                };
+                let authorization = self.node_authorization.as_deref();
+                let probed = self
+                    .ask_one_node(&request, authorization, None, trace)
                     .await;
-                if let Err(error) = searched {
-                    return Some(facets_error(uid, None, error));
+                // A refused facet is the answer; no node to ask leaves the entry unchecked.
+                match probed {
+                    Err(error) if (400..500).contains(&error.status) => {
+                        return Some(facets_error(uid, None, error));
+                    }
+                    _ => {}
                 }
             }
         }

@@ -322,13 +322,13 @@ impl Api {
         });
         // Highlighted or cropped, Meilisearch shows it in `_formatted` whatever is retrieved.
         let hidden_field_formatted = hidden_field.is_some_and(|field| {
-            !["attributesToHighlight", "attributesToCrop"]
-                .iter()
-                .any(|key| {
-                    params
-                        .strings(key)
-                        .is_some_and(|names| names.iter().any(|n| formats(n, field)))
-                })
+            let highlight = params.strings("attributesToHighlight").unwrap_or_default();
+            let crop = params.strings("attributesToCrop").unwrap_or_default();
+            !formatted_shows(
+                highlight.iter().map(String::as_str),
+                crop.iter().map(String::as_str),
+                field,
+            )
         });
         let merge_req = MergeRequest {
             offset,
@@ -381,12 +381,17 @@ impl Api {
         let authorization = self.node_authorization(req, auth);
         let mut node_limit = window_end;
         let mut more_rounds = 3u32;
+        let mut failed_nodes: Vec<usize> = Vec::new();
+        let (mut fan_out_total, mut retries_total) = (0usize, 0u64);
+        // A complete page from an earlier round, kept in case a later one (asking the nodes
+        // for more) fares worse.
+        let mut earlier: Option<Searched> = None;
         loop {
+            let round_started = Instant::now();
             // The body of nodes that answer for every shard they hold: built
             // once, shared by all of them.
             let mut shared_body: Option<Vec<u8>> = None;
 
-            let mut failed_nodes: Vec<usize> = Vec::new();
             let mut answers: Vec<Vec<u8>> = Vec::new();
             let mut retries = 0u64;
             let mut fan_out = 0usize;
@@ -476,12 +481,23 @@ impl Api {
             uncovered.sort_unstable();
             uncovered.dedup();
             let partial = !uncovered.is_empty();
-            self.metrics
-                .scatter(fan_out, partial, retries, uncovered.len() as u64);
+            fan_out_total += fan_out;
+            retries_total += retries;
+            let record = |page_partial: bool, missing: usize| {
+                self.metrics
+                    .scatter(fan_out_total, page_partial, retries_total, missing as u64);
+            };
+            if partial {
+                if let Some(page) = earlier.take() {
+                    record(!page.missing_shards.is_empty(), page.missing_shards.len());
+                    return Ok(page);
+                }
+            }
             if partial
                 && self.cluster.config.scatter.unavailable_shard_policy
                     == UnavailableShardPolicy::Error
             {
+                record(partial, uncovered.len());
                 let list = uncovered
                     .iter()
                     .map(u32::to_string)
@@ -506,35 +522,63 @@ impl Api {
             let stats = match merged {
                 Ok(stats) => stats,
                 Err(err) => {
+                    if let Some(page) = earlier.take() {
+                        record(!page.missing_shards.is_empty(), page.missing_shards.len());
+                        return Ok(page);
+                    }
+                    record(partial, uncovered.len());
                     return Err(Response::error(
                         502,
                         "miroir_node_error",
                         "system",
                         &format!("A node's search answer could not be merged: {err}."),
-                    ))
+                    ));
                 }
             };
-            // Distinct may need more of a node's list than the window (see `node_ran_out`): ask
-            // the nodes for twice as many, a few times, while the deadline allows.
-            if stats.node_ran_out && more_rounds > 0 && Instant::now() < deadline {
-                more_rounds -= 1;
-                node_limit = node_limit.saturating_mul(2);
-                miroir_io::http::recycle_buffer(out);
-                continue;
-            }
-            return Ok(Searched {
+            let missing = uncovered.len();
+            let page = Searched {
                 body: out,
                 missing_shards: if partial { uncovered } else { Vec::new() },
-            });
+            };
+            // Distinct may need more of a node's list than the window (see `node_ran_out`): ask
+            // the nodes for twice as many, a few times, while another round fits before the
+            // deadline.
+            let took = round_started.elapsed();
+            if stats.node_ran_out
+                && more_rounds > 0
+                && deadline.saturating_duration_since(Instant::now()) > took
+            {
+                more_rounds -= 1;
+                node_limit = node_limit.saturating_mul(2);
+                if let Some(old) = earlier.replace(page) {
+                    miroir_io::http::recycle_buffer(old.body);
+                }
+                continue;
+            }
+            if let Some(old) = earlier.take() {
+                miroir_io::http::recycle_buffer(old.body);
+            }
+            record(partial, missing);
+            return Ok(page);
         }
     }
 }
 
-/// Whether an `attributesToHighlight`/`attributesToCrop` entry (`field`, `field:length` for
-/// crop, or `*`) covers `field`.
-pub(crate) fn formats(entry: &str, field: &str) -> bool {
-    let name = entry.rsplit_once(':').map_or(entry, |(name, _)| name);
-    name == "*" || name == field
+/// Whether Meilisearch shows `field` in `_formatted` whatever is retrieved:
+/// `attributesToHighlight` names it (or `*`), or `attributesToCrop` does (`field`,
+/// `field:length` or `*`).
+pub(crate) fn formatted_shows<'s>(
+    highlight: impl IntoIterator<Item = &'s str>,
+    crop: impl IntoIterator<Item = &'s str>,
+    field: &str,
+) -> bool {
+    highlight
+        .into_iter()
+        .any(|name| name == "*" || name == field)
+        || crop.into_iter().any(|entry| {
+            let name = entry.rsplit_once(':').map_or(entry, |(name, _)| name);
+            name == "*" || name == field
+        })
 }
 
 /// A healthy replica of `shard` in any active group, not in `avoid`.

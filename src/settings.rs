@@ -188,8 +188,7 @@ impl Api {
         Ok(settings)
     }
 
-    /// Settings from one healthy node: the nodes in turn from a rotating start (so reads
-    /// spread, and a slow node delays only some), each given at most `per_node` when set.
+    /// Settings from one healthy node ([`Api::ask_one_node`]).
     pub(crate) async fn read_settings(
         &self,
         path: &str,
@@ -197,21 +196,46 @@ impl Api {
         per_node: Option<std::time::Duration>,
         trace: &RequestTrace,
     ) -> Result<Value, Response> {
-        let routing = self.cluster.routing.load();
         let request = NodeRequest {
             method: Method::Get,
             target: path,
             content_type: None,
             body: &[],
         };
+        let body = self
+            .ask_one_node(&request, authorization, per_node, trace)
+            .await?;
+        serde_json::from_slice(&body).map_err(|_| {
+            Response::error(
+                502,
+                "miroir_node_error",
+                "system",
+                "A node answered settings that are not JSON.",
+            )
+        })
+    }
+
+    /// The 200 body of `request` from one healthy node: the nodes in turn from a rotating
+    /// start (so requests spread, and a slow node delays only some), each given at most
+    /// `per_node` when set. A node's 4xx is the answer (as an error); 5xx and unreachable
+    /// nodes are skipped.
+    pub(crate) async fn ask_one_node(
+        &self,
+        request: &NodeRequest<'_>,
+        authorization: Option<&[u8]>,
+        per_node: Option<std::time::Duration>,
+        trace: &RequestTrace,
+    ) -> Result<Vec<u8>, Response> {
+        let routing = self.cluster.routing.load();
         let count = self.cluster.node_addrs.len();
-        let first = self.next_rotation() % count.max(1);
+        let first = self.settings_rotation.get() % count.max(1);
+        self.settings_rotation.set(first.wrapping_add(1));
         for node in (0..count)
             .map(|i| (first + i) % count)
             .filter(|&n| routing.is_healthy(n as u16))
         {
             trace.fan_out.set(trace.fan_out.get() + 1);
-            let send = self.send_node(node, NodeOperation::Admin, &request, authorization);
+            let send = self.send_node(node, NodeOperation::Admin, request, authorization);
             let answer = match per_node {
                 Some(limit) => monoio::time::timeout(limit, send)
                     .await
@@ -219,16 +243,7 @@ impl Api {
                 None => send.await,
             };
             match answer {
-                Ok(resp) if resp.status == 200 => {
-                    return serde_json::from_slice(&resp.body).map_err(|_| {
-                        Response::error(
-                            502,
-                            "miroir_node_error",
-                            "system",
-                            "A node answered settings that are not JSON.",
-                        )
-                    })
-                }
+                Ok(resp) if resp.status == 200 => return Ok(resp.body),
                 Ok(resp) if resp.status < 500 => {
                     return Err(Response::json(resp.status, resp.body))
                 }
@@ -239,7 +254,7 @@ impl Api {
             503,
             "miroir_node_unavailable",
             "system",
-            "No healthy node could answer for these settings.",
+            "No healthy node could answer.",
         ))
     }
 

@@ -804,7 +804,7 @@ fn merged_facets_follow_the_indexes_facet_order() {
         json!({"facetsByIndex": {"movies": ["title"]}}),
         json!([{"indexUid": "shorts"}, {"indexUid": "movies"}]),
     );
-    assert_eq!(code, "invalid_search_facets", "{message}");
+    assert_eq!(code, "invalid_multi_search_facets", "{message}");
     assert!(
         message.starts_with("Inside `.federation.facetsByIndex.movies`: "),
         "{message}"
@@ -826,7 +826,7 @@ fn merged_facets_follow_the_indexes_facet_order() {
         json!({"facetsByIndex": {"shorts": ["title"]}}),
         json!([{"indexUid": "movies"}]),
     );
-    assert_eq!(code, "invalid_search_facets", "{message}");
+    assert_eq!(code, "invalid_multi_search_facets", "{message}");
     assert!(
         message.starts_with("Inside `.federation.facetsByIndex.shorts`: "),
         "{message}"

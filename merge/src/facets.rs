@@ -138,8 +138,15 @@ pub(crate) fn merge_distribution(
         sorted.clear();
         sorted.extend(acc.counts);
         if by_count {
-            // Equal counts by decreasing value, as Meilisearch's count order pops them.
-            sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| cmp_alpha(kb, ka)));
+            // As Meilisearch lists them by count: the number values, then the string values,
+            // each by decreasing count, equal counts by decreasing value.
+            let number = |k: &str| k.parse::<f64>().is_ok();
+            sorted.sort_by(|(ka, ca), (kb, cb)| {
+                number(kb)
+                    .cmp(&number(ka))
+                    .then(cb.cmp(ca))
+                    .then_with(|| cmp_alpha(kb, ka))
+            });
         } else {
             sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb));
         }
@@ -395,6 +402,15 @@ mod tests {
         assert_eq!(
             merged(&[r#"{"f":{"b":5,"a":1}}"#, r#"{"f":{"c":9,"a":8}}"#]),
             r#"{"f":{"c":9,"a":9,"b":5}}"#
+        );
+        // By count, numbers come before strings (Meilisearch lists each kind in turn).
+        let by = serde_json::json!({"*": "count"});
+        let mut out = Vec::new();
+        let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"f":{"a":2,"5":1,"b":1,"7":1}}"#.as_slice())];
+        merge_distribution(&raws, None, Some(&by), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"f":{"7":1,"5":1,"a":2,"b":1}}"#
         );
         // Facet names sorted, values only one node has kept, counts summed.
         assert_eq!(

@@ -358,7 +358,9 @@ impl<'a> Head<'a> {
                 }
                 b"_formatted" | b"_matchesPosition" if b.get(vs) == Some(&b'{') => {
                     nested.clear();
-                    let ve = strip_reserved_members(b, vs, vd, ctx.hidden_field_formatted, nested)?;
+                    // `_matchesPosition` covers every displayed field, whatever is retrieved.
+                    let also = ctx.hidden_field_formatted.filter(|_| name == b"_formatted");
+                    let ve = strip_reserved_members(b, vs, vd, also, nested)?;
                     cuts.extend_from_slice(nested);
                     if let Some(&(_, e)) = nested.last() {
                         last_cut_end = e;

@@ -636,6 +636,18 @@ fn a_hidden_field_is_cut_wherever_it_sits() {
         );
         assert!(merged["hits"][0].get("f").is_none());
     }
+    // `_matchesPosition` covers every displayed field, retrieved or not: it stays there.
+    let body = r#"{"hits":[{"id":1,"f":"x","_formatted":{"f":"x","id":"1"},"_matchesPosition":{"f":[{"start":0,"length":1}]}}],"estimatedTotalHits":1}"#;
+    let mut req = MergeRequest::new(0, 1);
+    req.hidden_field = Some("f");
+    req.hidden_field_formatted = true;
+    let mut out = Vec::new();
+    merge_search(&req, &[body.as_bytes()], &mut out).unwrap();
+    let merged: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        merged["hits"][0],
+        serde_json::json!({"id": 1, "_formatted": {"id": "1"}, "_matchesPosition": {"f": [{"start": 0, "length": 1}]}})
+    );
     // Highlighted, it stays in `_formatted`.
     let body = r#"{"hits":[{"id":1,"f":"x","_formatted":{"f":"<em>x</em>","id":"1"}}],"estimatedTotalHits":1}"#;
     let mut req = MergeRequest::new(0, 1);
