@@ -443,6 +443,14 @@ fn semantic_search(params: &Map<String, Value>) -> bool {
     ratio_not_zero && (!placeholder || set("vector") || set("media"))
 }
 
+/// Whether `q` has a word to find: a chunk (between spaces) with a letter or digit that does
+/// not start with `-` (Meilisearch's negative words only leave documents out; a query of them
+/// alone runs as a placeholder search).
+fn has_word_to_find(q: &str) -> bool {
+    q.split_whitespace()
+        .any(|chunk| !chunk.starts_with('-') && chunk.chars().any(char::is_alphanumeric))
+}
+
 /// Meilisearch's `hybrid.semanticRatio` when a query does not set it.
 const DEFAULT_SEMANTIC_RATIO: f64 = 0.5;
 
@@ -1010,19 +1018,20 @@ impl Api {
             refusals,
             facet_orders,
             sorts: rules.iter().flatten().any(QueryRules::sorts),
-            // A `q` of only spaces is a keyword query to the check but runs as a placeholder
-            // search: no relevancy step either.
+            // A `q` without a word to find (only spaces, or only negative words: `-word`) is a
+            // keyword query to the check but runs as a placeholder search: no relevancy step
+            // either.
             stepless: rules
                 .iter()
                 .zip(prepared)
                 .zip(&kinds)
                 .map(|((r, (_, params, ..)), &kind)| {
-                    let blank_q = params
+                    let no_word = params
                         .get("q")
                         .and_then(Value::as_str)
-                        .is_none_or(|q| q.trim().is_empty());
+                        .is_none_or(|q| !has_word_to_find(q));
                     r.as_ref()
-                        .is_some_and(|r| !r.has_steps() || (blank_q && kind != QueryKind::Vector))
+                        .is_some_and(|r| !r.has_steps() || (no_word && kind != QueryKind::Vector))
                 })
                 .collect(),
         })
@@ -1148,6 +1157,17 @@ mod tests {
             Some(1)
         );
         assert_eq!(first(&[Ok(()), Ok(()), Ok(()), Ok(())], &[]), None);
+    }
+
+    #[test]
+    fn negative_words_alone_leave_nothing_to_find() {
+        assert!(has_word_to_find("batman"));
+        assert!(has_word_to_find("batman -robin"));
+        assert!(has_word_to_find("spider-man"));
+        assert!(!has_word_to_find("-robin"));
+        assert!(!has_word_to_find("  -robin -joker "));
+        assert!(!has_word_to_find(" "));
+        assert!(!has_word_to_find("!!"));
     }
 
     #[test]

@@ -436,6 +436,24 @@ fn multi_search_and_facet_search() {
         "{mixed}"
     );
     assert_eq!(mixed["hits"][0]["id"], 3, "{mixed}");
+    // So does a query of negative words only: it leaves documents out and runs as a
+    // placeholder search.
+    let negative = format!("-{}", token(5));
+    let without_5 = search(&m, json!({"q": negative, "limit": 1000}));
+    assert_eq!(without_5["estimatedTotalHits"], 999, "{without_5}");
+    assert!(!ids(&without_5["hits"]).contains(&5));
+    let mixed = multi_search(
+        &m,
+        json!({"federation": {"limit": 2}, "queries": [
+            {"indexUid": "movies", "q": negative},
+            {"indexUid": "movies", "q": token(3)},
+        ]}),
+    );
+    assert_eq!(
+        mixed["hits"][0]["_federation"]["queriesPosition"], 1,
+        "{mixed}"
+    );
+    assert_eq!(mixed["hits"][0]["id"], 3, "{mixed}");
 
     // Federated sort: both queries' hits merged by year, the latest first (placeholder
     // searches, so the sort is the first step).

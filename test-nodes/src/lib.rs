@@ -16,8 +16,9 @@
 //!
 //! Indexes, documents (JSON / NDJSON / CSV, primary-key inference), settings (all sub-routes),
 //! asynchronous tasks (one worker thread per node, optional processing delay, cancelation and
-//! deletion), filters, search (ranking rule by rule with Meilisearch's cost model, sort, facets,
-//! distinct, pagination, highlight / crop, matches positions, ranking score and details),
+//! deletion), filters, search (ranking rule by rule with Meilisearch's cost model, negative
+//! words, sort, facets, distinct, pagination, highlight / crop, matches positions, ranking score
+//! and details),
 //! multi-search (plain and a simple federation), facet search, stats, index swap and API keys
 //! with Meilisearch's key derivation. The recorded session `shared/meili-v1.50` replays against
 //! it with identical bodies (timestamps and generated uuids aside), see `tests_session.rs`.

@@ -142,14 +142,23 @@ pub(crate) fn execute<'a>(index: &'a Index, query: &Query) -> ApiResult<Executed
         ));
     }
 
-    // Query terms.
+    // Query terms; words after a `-` leave out the documents containing them.
+    let (positive_q, negative_words) = split_negative(&query.q);
+    let excluded: HashSet<u64> = negative_words
+        .iter()
+        .filter_map(|w| index.words.get(w.as_str()))
+        .flat_map(|postings| postings.keys().copied())
+        .collect();
     let stop_words = settings.stop_words();
-    let mut words: Vec<String> = tokenize(&query.q).into_iter().map(|t| t.word).collect();
+    let mut words: Vec<String> = tokenize(&positive_q).into_iter().map(|t| t.word).collect();
     if words.iter().any(|w| !stop_words.contains(w)) {
         words.retain(|w| !stop_words.contains(w));
     }
     words.truncate(MAX_TERMS);
-    let ends_with_separator = query.q.chars().last().is_some_and(|c| !c.is_alphanumeric());
+    let ends_with_separator = positive_q
+        .chars()
+        .last()
+        .is_some_and(|c| !c.is_alphanumeric());
     let synonyms = settings.synonyms();
     let terms: Vec<Term> = words
         .iter()
@@ -190,7 +199,7 @@ pub(crate) fn execute<'a>(index: &'a Index, query: &Query) -> ApiResult<Executed
     let mut arena: Vec<Entry> = Vec::new();
     if placeholder {
         for (pos, seq) in order.iter().enumerate() {
-            if compiled.as_ref().is_none_or(|f| f.matches(pos)) {
+            if !excluded.contains(seq) && compiled.as_ref().is_none_or(|f| f.matches(pos)) {
                 ranked.push(Ranked {
                     seq: *seq,
                     pos: pos as u32,
@@ -254,7 +263,10 @@ pub(crate) fn execute<'a>(index: &'a Index, query: &Query) -> ApiResult<Executed
                 Strategy::All => k == n,
                 Strategy::Last | Strategy::Frequency => k > 0,
             };
-            if keep && pos != u32::MAX && compiled.as_ref().is_none_or(|f| f.matches(pos as usize))
+            if keep
+                && pos != u32::MAX
+                && !excluded.contains(&seq)
+                && compiled.as_ref().is_none_or(|f| f.matches(pos as usize))
             {
                 ranked.push(Ranked {
                     seq,
@@ -654,4 +666,21 @@ impl Executed<'_> {
         }
         out
     }
+}
+
+/// `q` as Meilisearch reads negation: the chunks (between spaces) that do not start with `-`,
+/// and the words of those that do (a document containing one is left out). A query of
+/// negative words only is a placeholder search.
+fn split_negative(q: &str) -> (String, Vec<String>) {
+    let mut positive: Vec<&str> = Vec::new();
+    let mut negative: Vec<String> = Vec::new();
+    for chunk in q.split_whitespace() {
+        match chunk.strip_prefix('-') {
+            Some(rest) if rest.chars().any(char::is_alphanumeric) => {
+                negative.extend(tokenize(rest).into_iter().map(|t| t.word));
+            }
+            _ => positive.push(chunk),
+        }
+    }
+    (positive.join(" "), negative)
 }
