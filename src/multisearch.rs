@@ -19,21 +19,30 @@ use crate::search::{plan, with_shard_filter, Pagination};
 /// A per-query error as multi-search reports it: 400, message prefixed
 /// with the query's position.
 fn query_error(position: usize, error: Response) -> Response {
+    reworded(
+        error,
+        |code| code,
+        |message| format!("Inside `.queries[{position}]`: {message}"),
+    )
+}
+
+/// `error` (a Meilisearch-shaped error) with its code renamed and its message reworded, as a
+/// multi-search reports what one of its parts answered: 4xx become 400.
+fn reworded(
+    error: Response,
+    rename: impl FnOnce(&str) -> &str,
+    reword: impl FnOnce(&str) -> String,
+) -> Response {
     let value: Value = serde_json::from_slice(&error.body).unwrap_or(Value::Null);
     let message = value["message"].as_str().unwrap_or("The query failed.");
-    let code = value["code"].as_str().unwrap_or("internal");
+    let code = rename(value["code"].as_str().unwrap_or("internal"));
     let kind = value["type"].as_str().unwrap_or("internal");
     let status = if (400..500).contains(&error.status) {
         400
     } else {
         error.status
     };
-    Response::error(
-        status,
-        code,
-        kind,
-        &format!("Inside `.queries[{position}]`: {message}"),
-    )
+    Response::error(status, code, kind, &reword(message))
 }
 
 /// How an index orders a facet's values (its `faceting.sortFacetValuesBy`).
@@ -111,26 +120,18 @@ fn check_facet_order(
 /// first, which query uses the index last; a facet refused is `invalid_multi_search_facets`
 /// there.
 fn facets_error(uid: &str, first_query: Option<usize>, error: Response) -> Response {
-    let value: Value = serde_json::from_slice(&error.body).unwrap_or(Value::Null);
-    let message = value["message"].as_str().unwrap_or("The facets failed.");
-    let code = match value["code"].as_str().unwrap_or("internal") {
-        "invalid_search_facets" => "invalid_multi_search_facets",
-        code => code,
-    };
-    let kind = value["type"].as_str().unwrap_or("internal");
-    let status = if (400..500).contains(&error.status) {
-        400
-    } else {
-        error.status
-    };
-    Response::error(
-        status,
-        code,
-        kind,
-        &format!(
-            "Inside `.federation.facetsByIndex.{uid}`: {message}{}",
-            facets_note(uid, first_query)
-        ),
+    reworded(
+        error,
+        |code| match code {
+            "invalid_search_facets" => "invalid_multi_search_facets",
+            code => code,
+        },
+        |message| {
+            format!(
+                "Inside `.federation.facetsByIndex.{uid}`: {message}{}",
+                facets_note(uid, first_query)
+            )
+        },
     )
 }
 

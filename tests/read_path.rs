@@ -44,25 +44,38 @@ fn loaded(nodes: &[Node], rf: usize, group_of: impl Fn(usize) -> u32, extra: &st
     let m = Miroir::start("", &rest);
     m.wait_ready(Duration::from_secs(10), &[]);
     wait_succeeded(&m, create_index(&m, "movies"));
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PATCH",
-            "/indexes/movies/settings",
-            &json!({"filterableAttributes": ["genres", "year"], "sortableAttributes": ["year"]}),
-        )),
+        "PATCH",
+        "/indexes/movies/settings",
+        &json!({"filterableAttributes": ["genres", "year"], "sortableAttributes": ["year"]}),
     );
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "POST",
-            "/indexes/movies/documents",
-            &Value::from((0..1000).map(doc).collect::<Vec<_>>()),
-        )),
+        "POST",
+        "/indexes/movies/documents",
+        &Value::from((0..1000).map(doc).collect::<Vec<_>>()),
     );
     m
+}
+
+/// A write through Miroir, waited for until its task succeeded.
+fn applied(m: &Miroir, method: &str, path: &str, body: &Value) {
+    wait_succeeded(m, accepted(&send(m, method, path, body)));
+}
+
+/// The `movies` index's ranking rules.
+fn ranking_rules(m: &Miroir) -> Vec<Value> {
+    send(
+        m,
+        "GET",
+        "/indexes/movies/settings/ranking-rules",
+        &json!(null),
+    )
+    .json()
+    .as_array()
+    .unwrap()
+    .clone()
 }
 
 fn search(m: &Miroir, body: Value) -> Value {
@@ -658,25 +671,13 @@ fn multi_search_and_facet_search() {
 
     // A custom sort rule in the index's ranking rules, no `sort` in the queries: Miroir learns
     // of it from the rules and merges by it (placeholder searches: it is the only step).
-    let mut rules: Vec<Value> = send(
-        &m,
-        "GET",
-        "/indexes/movies/settings/ranking-rules",
-        &json!(null),
-    )
-    .json()
-    .as_array()
-    .unwrap()
-    .clone();
+    let mut rules = ranking_rules(&m);
     rules.push(json!("year:asc"));
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PUT",
-            "/indexes/movies/settings/ranking-rules",
-            &Value::from(rules),
-        )),
+        "PUT",
+        "/indexes/movies/settings/ranking-rules",
+        &Value::from(rules),
     );
     let by_rule = multi_search(
         &m,
@@ -701,28 +702,22 @@ fn merged_facets_follow_the_indexes_facet_order() {
     let m = loaded(&nodes, 1, |_| 0, "");
     // `shorts` orders facet values by count; its genres have distinct counts.
     wait_succeeded(&m, create_index(&m, "shorts"));
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PATCH",
-            "/indexes/shorts/settings",
-            &json!({"filterableAttributes": ["genres"], "faceting": {"sortFacetValuesBy": {"*": "count"}}}),
-        )),
+        "PATCH",
+        "/indexes/shorts/settings",
+        &json!({"filterableAttributes": ["genres"], "faceting": {"sortFacetValuesBy": {"*": "count"}}}),
     );
     let shorts: Vec<Value> = ["Western", "Western", "Western", "Drama", "Drama", "Action"]
         .iter()
         .enumerate()
         .map(|(i, g)| json!({"id": i, "title": format!("short {i}"), "genres": [g]}))
         .collect();
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "POST",
-            "/indexes/shorts/documents",
-            &Value::from(shorts),
-        )),
+        "POST",
+        "/indexes/shorts/documents",
+        &Value::from(shorts),
     );
     let merged = multi_search(
         &m,
@@ -746,14 +741,11 @@ fn merged_facets_follow_the_indexes_facet_order() {
     );
 
     // A plain search lists them the same way, cut to the index's `maxValuesPerFacet`.
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PATCH",
-            "/indexes/shorts/settings",
-            &json!({"faceting": {"maxValuesPerFacet": 2}}),
-        )),
+        "PATCH",
+        "/indexes/shorts/settings",
+        &json!({"faceting": {"maxValuesPerFacet": 2}}),
     );
     let r = send(
         &m,
@@ -918,25 +910,13 @@ fn federated_searches_read_index_settings_once_per_core_until_settings_change() 
 
     // A settings task that ends makes every core read them again: a new custom sort rule
     // orders the next federated search.
-    let mut rules: Vec<Value> = send(
-        &m,
-        "GET",
-        "/indexes/movies/settings/ranking-rules",
-        &json!(null),
-    )
-    .json()
-    .as_array()
-    .unwrap()
-    .clone();
+    let mut rules = ranking_rules(&m);
     rules.insert(0, json!("year:desc"));
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PUT",
-            "/indexes/movies/settings/ranking-rules",
-            &Value::from(rules),
-        )),
+        "PUT",
+        "/indexes/movies/settings/ranking-rules",
+        &Value::from(rules),
     );
     let by_year = multi_search(
         &m,
@@ -965,14 +945,11 @@ fn federated_searches_read_index_settings_once_per_core_until_settings_change() 
 fn no_hit_past_max_total_hits() {
     let nodes = start_nodes(3, NODE_KEY);
     let m = loaded(&nodes, 1, |_| 0, "");
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PATCH",
-            "/indexes/movies/settings",
-            &json!({"pagination": {"maxTotalHits": 100}}),
-        )),
+        "PATCH",
+        "/indexes/movies/settings",
+        &json!({"pagination": {"maxTotalHits": 100}}),
     );
     let first_100 = ids(&search(&m, json!({"limit": 100}))["hits"]);
     assert_eq!(first_100.len(), 100);
@@ -1054,14 +1031,11 @@ fn distinct_holds_across_shards() {
         }
     }
     // The index's distinct attribute, without the parameter.
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PUT",
-            "/indexes/movies/settings/distinct-attribute",
-            &json!("genres"),
-        )),
+        "PUT",
+        "/indexes/movies/settings/distinct-attribute",
+        &json!("genres"),
     );
     let by_setting = search(&m, json!({}));
     assert_eq!(genres(&by_setting["hits"]), found, "{by_setting}");
@@ -1079,14 +1053,11 @@ fn a_slow_node_does_not_hold_a_search_past_its_deadline() {
     );
     // A settings task that ends makes the next search read the index's settings again, maybe
     // from the slow node first.
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PATCH",
-            "/indexes/movies/settings",
-            &json!({"pagination": {"maxTotalHits": 1000}}),
-        )),
+        "PATCH",
+        "/indexes/movies/settings",
+        &json!({"pagination": {"maxTotalHits": 1000}}),
     );
     nodes[0]
         .set_fault(Fault::Delay(Duration::from_secs(5)))
@@ -1127,14 +1098,11 @@ fn distinct_asks_for_more_when_a_kept_hit_covers_several_values() {
     };
     let (a, b) = (on("node-0", 3), on("node-1", 2));
     wait_succeeded(&m, create_index(&m, "tagged"));
-    wait_succeeded(
+    applied(
         &m,
-        accepted(&send(
-            &m,
-            "PATCH",
-            "/indexes/tagged/settings",
-            &json!({"filterableAttributes": ["tags"], "sortableAttributes": ["rank"]}),
-        )),
+        "PATCH",
+        "/indexes/tagged/settings",
+        &json!({"filterableAttributes": ["tags"], "sortableAttributes": ["rank"]}),
     );
     let docs = json!([
         {"id": a[0], "tags": ["x"], "rank": 8},

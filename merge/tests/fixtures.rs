@@ -711,26 +711,19 @@ fn distinct_says_when_a_node_ran_out() {
     // Empty strings are no value (both kept); `true` and "TRUE " are one value.
     let c = node(&[(20, r#""""#, 0.9), (21, r#"true"#, 0.8)], 2);
     let d = node(&[(30, r#""""#, 0.85), (31, r#""TRUE ""#, 0.7)], 2);
-    let mut out = Vec::new();
-    merge_search(&req, &[c.as_bytes(), d.as_bytes()], &mut out).unwrap();
-    let merged: Value = serde_json::from_slice(&out).unwrap();
-    let ids: Vec<u64> = merged["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["id"].as_u64().unwrap())
-        .collect();
-    assert_eq!(ids, [20, 30]);
-    let mut req3 = MergeRequest::new(0, 3);
-    req3.distinct = Some("tags");
-    out.clear();
-    merge_search(&req3, &[c.as_bytes(), d.as_bytes()], &mut out).unwrap();
-    let merged: Value = serde_json::from_slice(&out).unwrap();
-    let ids: Vec<u64> = merged["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["id"].as_u64().unwrap())
-        .collect();
-    assert_eq!(ids, [20, 30, 21]);
+    let page = |limit: usize| {
+        let mut req = MergeRequest::new(0, limit);
+        req.distinct = Some("tags");
+        let mut out = Vec::new();
+        merge_search(&req, &[c.as_bytes(), d.as_bytes()], &mut out).unwrap();
+        let merged: Value = serde_json::from_slice(&out).unwrap();
+        merged["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_u64().unwrap())
+            .collect::<Vec<u64>>()
+    };
+    assert_eq!(page(2), [20, 30]);
+    assert_eq!(page(3), [20, 30, 21]);
 }
