@@ -444,12 +444,37 @@ fn semantic_search(params: &Map<String, Value>) -> bool {
     ratio_not_zero && (!placeholder || set("vector") || set("media"))
 }
 
-/// Whether `q` has a word to find: a chunk (between spaces) with a letter or digit that does
-/// not start with `-` (Meilisearch's negative words only leave documents out; a query of them
-/// alone runs as a placeholder search).
+/// Whether `q` has a word to find outside its negative parts (Meilisearch's: a `-` at the start
+/// or after a space makes the next word, or quoted phrase, negative; negative parts only leave
+/// documents out, and a query of them alone runs as a placeholder search).
 fn has_word_to_find(q: &str) -> bool {
-    q.split_whitespace()
-        .any(|chunk| !chunk.starts_with('-') && chunk.chars().any(char::is_alphanumeric))
+    let mut chars = q.chars().peekable();
+    let mut starts = true;
+    while let Some(c) = chars.next() {
+        if c == '-' && starts {
+            match chars.peek() {
+                Some('"') => {
+                    chars.next();
+                    for n in chars.by_ref() {
+                        if n == '"' {
+                            break;
+                        }
+                    }
+                }
+                Some(n) if n.is_alphanumeric() => {
+                    while chars.next_if(|n| n.is_alphanumeric()).is_some() {}
+                }
+                _ => {}
+            }
+            starts = false;
+            continue;
+        }
+        if c.is_alphanumeric() {
+            return true;
+        }
+        starts = c.is_whitespace();
+    }
+    false
 }
 
 /// Meilisearch's `hybrid.semanticRatio` when a query does not set it.
@@ -880,12 +905,15 @@ impl Api {
                     body: &body,
                 };
                 let authorization = self.node_authorization.as_deref();
-                let probed = self
-                    .ask_one_node(&request, authorization, None, trace)
-                    .await;
-                // A refused facet is the answer; no node to ask leaves the entry unchecked.
+                // Within a search's deadline, each node given half of it.
+                let limit =
+                    std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms);
+                let ask = self.ask_one_node(&request, authorization, Some(limit / 2), trace);
+                let probed = monoio::time::timeout(limit, ask).await;
+                // A refused facet is the answer; no node answering in time leaves the entry
+                // unchecked.
                 match probed {
-                    Err(error) if (400..500).contains(&error.status) => {
+                    Ok(Err(error)) if (400..500).contains(&error.status) => {
                         return Some(facets_error(uid, None, error));
                     }
                     _ => {}
@@ -1165,6 +1193,11 @@ mod tests {
         assert!(has_word_to_find("batman"));
         assert!(has_word_to_find("batman -robin"));
         assert!(has_word_to_find("spider-man"));
+        // Only the next word (or quoted phrase) after the `-` is negative.
+        assert!(has_word_to_find("-spider-man"));
+        assert!(has_word_to_find("-robin,joker"));
+        assert!(!has_word_to_find("-\"bat man\""));
+        assert!(has_word_to_find("-\"bat man\" robin"));
         assert!(!has_word_to_find("-robin"));
         assert!(!has_word_to_find("  -robin -joker "));
         assert!(!has_word_to_find(" "));

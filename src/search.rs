@@ -398,7 +398,9 @@ impl Api {
             let mut uncovered: Vec<u32> = Vec::new();
             // Round 1: the plan; round 2: shards of failed nodes on other replicas.
             let mut pending = plan(&routing, group, rotation, &failed_nodes);
-            for round in 0..2 {
+            // A node's client error (bad filter, unknown field…) is the answer.
+            let mut client_error: Option<Response> = None;
+            'rounds: for round in 0..2 {
                 if pending.per_node.is_empty() {
                     uncovered = pending.uncovered.clone();
                     break;
@@ -456,9 +458,9 @@ impl Api {
                 for ((node, shards, _), result) in bodies.iter().zip(results) {
                     match result {
                         Ok(resp) if resp.status == 200 => answers.push(resp.body),
-                        // A client error (bad filter, unknown field…) is the answer.
                         Ok(resp) if (400..500).contains(&resp.status) => {
-                            return Err(Response::json(resp.status, resp.body))
+                            client_error = Some(Response::json(resp.status, resp.body));
+                            break 'rounds;
                         }
                         other => {
                             let why = match &other {
@@ -477,6 +479,17 @@ impl Api {
                 }
                 retries += lost_shards.len() as u64;
                 pending = replan(&routing, &lost_shards, &failed_nodes);
+            }
+            if let Some(error) = client_error {
+                self.metrics
+                    .scatter(fan_out_total + fan_out, false, retries_total + retries, 0);
+                for answer in answers {
+                    miroir_io::http::recycle_buffer(answer);
+                }
+                if let Some(old) = earlier.take() {
+                    miroir_io::http::recycle_buffer(old.body);
+                }
+                return Err(error);
             }
             uncovered.sort_unstable();
             uncovered.dedup();

@@ -91,10 +91,13 @@ fn cmp_alpha(a: &str, b: &str) -> Ordering {
 /// Merges the raw `facetDistribution` objects (already validated by the first pass) and writes
 /// the merged object. Facet names come out sorted (Meilisearch uses a `BTreeMap`); values keep
 /// the nodes' order: alphabetical, or by count when every node listed them by count.
+/// `numeric`: the facets that have number values (those with `facetStats`); only their values
+/// that read as numbers are numbers to the count order.
 pub(crate) fn merge_distribution(
     raws: &[(usize, &[u8])],
     max_values: Option<usize>,
     sort_by: Option<&serde_json::Value>,
+    numeric: &[&str],
     out: &mut Vec<u8>,
 ) -> Result<(), (usize, String)> {
     let mut facets: BTreeMap<Cow<'_, str>, FacetAcc<'_>> = BTreeMap::new();
@@ -102,17 +105,20 @@ pub(crate) fn merge_distribution(
         let parsed: Entries<'_, Entries<'_, u64>> =
             serde_json::from_slice(raw).map_err(|e| (node, format!("facetDistribution: {e}")))?;
         for (name, values) in parsed.0 {
+            let has_numbers = numeric.contains(&name.as_ref());
             let acc = facets.entry(name).or_insert_with(|| FacetAcc {
                 all_alpha: true,
                 all_by_count: true,
                 ..FacetAcc::default()
             });
+            let number = |k: &str| has_numbers && k.parse::<f64>().is_ok_and(f64::is_finite);
             for w in values.0.windows(2) {
                 if let [(ka, ca), (kb, cb)] = w {
                     if cmp_alpha(ka, kb) == Ordering::Greater {
                         acc.all_alpha = false;
                     }
-                    if ca < cb {
+                    // By count, the numbers come first and the strings' counts start over.
+                    if ca < cb && number(ka) == number(kb) {
                         acc.all_by_count = false;
                     }
                 }
@@ -140,7 +146,8 @@ pub(crate) fn merge_distribution(
         if by_count {
             // As Meilisearch lists them by count: the number values, then the string values,
             // each by decreasing count, equal counts by decreasing value.
-            let number = |k: &str| k.parse::<f64>().is_ok();
+            let has_numbers = numeric.contains(&name.as_ref());
+            let number = |k: &str| has_numbers && k.parse::<f64>().is_ok_and(f64::is_finite);
             sorted.sort_by(|(ka, ca), (kb, cb)| {
                 number(kb)
                     .cmp(&number(ka))
@@ -386,7 +393,7 @@ mod tests {
             .map(|(i, r)| (i, r.as_bytes()))
             .collect();
         let mut out = Vec::new();
-        merge_distribution(&raws, None, None, &mut out).unwrap();
+        merge_distribution(&raws, None, None, &[], &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -407,10 +414,26 @@ mod tests {
         let by = serde_json::json!({"*": "count"});
         let mut out = Vec::new();
         let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"f":{"a":2,"5":1,"b":1,"7":1}}"#.as_slice())];
-        merge_distribution(&raws, None, Some(&by), &mut out).unwrap();
+        merge_distribution(&raws, None, Some(&by), &["f"], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            r#"{"f":{"7":1,"5":1,"a":2,"b":1}}"#
+        );
+        // Without number values (no `facetStats`), "10" is a string like "M".
+        out.clear();
+        let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"size":{"M":50,"10":3}}"#.as_slice())];
+        merge_distribution(&raws, Some(1), Some(&by), &[], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            r#"{"size":{"M":50}}"#
+        );
+        // Read from the nodes' lists: numbers by count, then strings by count, is by count.
+        out.clear();
+        let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"f":{"7":1,"5":1,"b":3,"a":1}}"#.as_slice())];
+        merge_distribution(&raws, None, None, &["f"], &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"f":{"7":1,"5":1,"a":2,"b":1}}"#
+            r#"{"f":{"7":1,"5":1,"b":3,"a":1}}"#
         );
         // Facet names sorted, values only one node has kept, counts summed.
         assert_eq!(
@@ -423,7 +446,7 @@ mod tests {
     fn truncates_to_max_values() {
         let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"f":{"a":1,"b":2,"c":3}}"#.as_slice())];
         let mut out = Vec::new();
-        merge_distribution(&raws, Some(2), None, &mut out).unwrap();
+        merge_distribution(&raws, Some(2), None, &[], &mut out).unwrap();
         assert_eq!(out, br#"{"f":{"a":1,"b":2}}"#);
     }
 
@@ -436,7 +459,7 @@ mod tests {
         ];
         let by = serde_json::json!({"*": "alpha", "f": "count"});
         let mut out = Vec::new();
-        merge_distribution(&raws, Some(1), Some(&by), &mut out).unwrap();
+        merge_distribution(&raws, Some(1), Some(&by), &[], &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"f":{"c":2},"g":{"a":2}}"#

@@ -785,22 +785,38 @@ fn write_tail(
         .filter_map(|(i, s)| Some((i, s.facet_distribution?)))
         .filter(|(_, r)| r != b"null")
         .collect();
-    if !dist.is_empty() {
-        out.extend_from_slice(b",\"facetDistribution\":");
-        facets::merge_distribution(
-            &dist,
-            req.max_values_per_facet,
-            req.sort_facet_values_by,
-            out,
-        )
-        .map_err(|(n, e)| malformed(n, e))?;
-    }
     let stats: Vec<(usize, &[u8])> = scans
         .iter()
         .enumerate()
         .filter_map(|(i, s)| Some((i, s.facet_stats?)))
         .filter(|(_, r)| r != b"null")
         .collect();
+    if !dist.is_empty() {
+        // Facets with number values: those with stats.
+        let numeric: Vec<std::borrow::Cow<'_, str>> = stats
+            .iter()
+            .filter_map(|(_, raw)| {
+                serde_json::from_slice::<
+                    std::collections::BTreeMap<
+                        std::borrow::Cow<'_, str>,
+                        &serde_json::value::RawValue,
+                    >,
+                >(raw)
+                .ok()
+            })
+            .flat_map(|m| m.into_keys())
+            .collect();
+        let numeric: Vec<&str> = numeric.iter().map(|n| n.as_ref()).collect();
+        out.extend_from_slice(b",\"facetDistribution\":");
+        facets::merge_distribution(
+            &dist,
+            req.max_values_per_facet,
+            req.sort_facet_values_by,
+            &numeric,
+            out,
+        )
+        .map_err(|(n, e)| malformed(n, e))?;
+    }
     if !stats.is_empty() {
         out.extend_from_slice(b",\"facetStats\":");
         facets::merge_stats(&stats, out).map_err(|(n, e)| malformed(n, e))?;

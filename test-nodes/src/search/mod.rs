@@ -143,12 +143,24 @@ pub(crate) fn execute<'a>(index: &'a Index, query: &Query) -> ApiResult<Executed
     }
 
     // Query terms; words after a `-` leave out the documents containing them.
-    let (positive_q, negative_words) = split_negative(&query.q);
-    let excluded: HashSet<u64> = negative_words
-        .iter()
-        .filter_map(|w| index.words.get(w.as_str()))
-        .flat_map(|postings| postings.keys().copied())
-        .collect();
+    let (positive_q, negative) = split_negative(&query.q);
+    // A document is left out when it has every word of a negative part.
+    let mut excluded: HashSet<u64> = HashSet::new();
+    for words in negative.iter().filter(|w| !w.is_empty()) {
+        let mut with_all: Option<HashSet<u64>> = None;
+        for word in words {
+            let docs: HashSet<u64> = index
+                .words
+                .get(word.as_str())
+                .map(|postings| postings.keys().copied().collect())
+                .unwrap_or_default();
+            with_all = Some(match with_all {
+                None => docs,
+                Some(before) => before.intersection(&docs).copied().collect(),
+            });
+        }
+        excluded.extend(with_all.unwrap_or_default());
+    }
     let stop_words = settings.stop_words();
     let mut words: Vec<String> = tokenize(&positive_q).into_iter().map(|t| t.word).collect();
     if words.iter().any(|w| !stop_words.contains(w)) {
@@ -668,19 +680,68 @@ impl Executed<'_> {
     }
 }
 
-/// `q` as Meilisearch reads negation: the chunks (between spaces) that do not start with `-`,
-/// and the words of those that do (a document containing one is left out). A query of
-/// negative words only is a placeholder search.
-fn split_negative(q: &str) -> (String, Vec<String>) {
-    let mut positive: Vec<&str> = Vec::new();
-    let mut negative: Vec<String> = Vec::new();
-    for chunk in q.split_whitespace() {
-        match chunk.strip_prefix('-') {
-            Some(rest) if rest.chars().any(char::is_alphanumeric) => {
-                negative.extend(tokenize(rest).into_iter().map(|t| t.word));
+/// `q` as Meilisearch reads negation: a `-` at the start or after a space makes the next word,
+/// or the next quoted phrase, negative (a document containing it is left out). Returns the
+/// positive text, the negative parts blanked out (so the last word is a prefix only when it
+/// ends `q`), and the words of each negative part. A query of negative parts only is a
+/// placeholder search.
+fn split_negative(q: &str) -> (String, Vec<Vec<String>>) {
+    let chars: Vec<(usize, char)> = q.char_indices().collect();
+    let mut positive = String::with_capacity(q.len());
+    let mut negative = Vec::new();
+    let mut i = 0;
+    while let Some(&(at, c)) = chars.get(i) {
+        let starts = i == 0 || chars.get(i - 1).is_some_and(|&(_, p)| p.is_whitespace());
+        let next = chars.get(i + 1).map(|&(_, n)| n);
+        if c == '-' && starts && next.is_some_and(|n| n.is_alphanumeric() || n == '"') {
+            let mut j = i + 1;
+            if next == Some('"') {
+                j += 1;
+                while chars.get(j).is_some_and(|&(_, n)| n != '"') {
+                    j += 1;
+                }
+                j = (j + 1).min(chars.len());
+            } else {
+                while chars.get(j).is_some_and(|&(_, n)| n.is_alphanumeric()) {
+                    j += 1;
+                }
             }
-            _ => positive.push(chunk),
+            let to = chars.get(j).map_or(q.len(), |&(end, _)| end);
+            negative.push(
+                tokenize(&q[at + 1..to])
+                    .into_iter()
+                    .map(|t| t.word)
+                    .collect(),
+            );
+            positive.extend(std::iter::repeat_n(' ', to - at));
+            i = j;
+            continue;
         }
+        positive.push(c);
+        i += 1;
     }
-    (positive.join(" "), negative)
+    (positive, negative)
+}
+
+#[cfg(test)]
+mod negation_tests {
+    use super::split_negative;
+
+    #[test]
+    fn only_the_next_word_or_phrase_is_negative() {
+        let words = |v: &[&str]| v.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        let (positive, negative) = split_negative("bat -robin");
+        assert_eq!(positive.trim_end(), "bat");
+        assert!(positive.ends_with(' '), "bat is not the query's last word");
+        assert_eq!(negative, [words(&["robin"])]);
+        let (positive, negative) = split_negative("-spider-man");
+        assert_eq!(positive.trim(), "-man");
+        assert_eq!(negative, [words(&["spider"])]);
+        let (positive, negative) = split_negative(r#"-"bat man" robin spider-man"#);
+        assert_eq!(positive.trim(), "robin spider-man");
+        assert_eq!(negative, [words(&["bat", "man"])]);
+        let (positive, negative) = split_negative("- bat");
+        assert_eq!(positive, "- bat");
+        assert!(negative.is_empty());
+    }
 }
