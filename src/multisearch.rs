@@ -450,8 +450,13 @@ fn semantic_search(params: &Map<String, Value>) -> bool {
 fn has_word_to_find(q: &str) -> bool {
     let mut chars = q.chars().peekable();
     let mut starts = true;
+    // Inside a quoted phrase a `-` is no negation.
+    let mut quoted = false;
     while let Some(c) = chars.next() {
-        if c == '-' && starts {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c == '-' && starts && !quoted {
             match chars.peek() {
                 Some('"') => {
                     chars.next();
@@ -877,6 +882,9 @@ impl Api {
             .filter(|(uid, _)| !prepared.iter().any(|(u, ..)| u == *uid))
             .collect();
         unused.sort_by(|a, b| a.0.cmp(b.0));
+        // One search deadline for all the probes.
+        let limit = std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms);
+        let deadline = std::time::Instant::now() + limit;
         for (uid, facets) in unused {
             if self.cluster.indexes.get(uid).is_none() {
                 return Some(facets_error(uid, None, index_not_found(uid)));
@@ -905,11 +913,10 @@ impl Api {
                     body: &body,
                 };
                 let authorization = self.node_authorization.as_deref();
-                // Within a search's deadline, each node given half of it.
-                let limit =
-                    std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms);
+                // Each node given at most half the search deadline, all probes within it.
                 let ask = self.ask_one_node(&request, authorization, Some(limit / 2), trace);
-                let probed = monoio::time::timeout(limit, ask).await;
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let probed = monoio::time::timeout(left, ask).await;
                 // A refused facet is the answer; no node answering in time leaves the entry
                 // unchecked.
                 match probed {
@@ -1198,6 +1205,8 @@ mod tests {
         assert!(has_word_to_find("-robin,joker"));
         assert!(!has_word_to_find("-\"bat man\""));
         assert!(has_word_to_find("-\"bat man\" robin"));
+        assert!(has_word_to_find("\" -robin\""));
+        assert!(has_word_to_find("\"spider -man\""));
         assert!(!has_word_to_find("-robin"));
         assert!(!has_word_to_find("  -robin -joker "));
         assert!(!has_word_to_find(" "));

@@ -79,12 +79,18 @@ pub fn facet_values_by_count(sort_by: &serde_json::Value, facet: &str) -> bool {
 }
 
 /// Meilisearch's default facet value order: numbers (numerically), then strings (lowercased).
-fn cmp_alpha(a: &str, b: &str) -> Ordering {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.total_cmp(&y),
-        (Ok(_), Err(_)) => Ordering::Less,
-        (Err(_), Ok(_)) => Ordering::Greater,
-        (Err(_), Err(_)) => cmp_lower(a, b).then_with(|| a.cmp(b)),
+/// `numbers`: the facet has number values (it has stats); without, every value is a string.
+fn cmp_alpha(a: &str, b: &str, numbers: bool) -> Ordering {
+    let number = |v: &str| {
+        numbers
+            .then(|| v.parse::<f64>().ok().filter(|x| x.is_finite()))
+            .flatten()
+    };
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => cmp_lower(a, b).then_with(|| a.cmp(b)),
     }
 }
 
@@ -114,7 +120,7 @@ pub(crate) fn merge_distribution(
             let number = |k: &str| has_numbers && k.parse::<f64>().is_ok_and(f64::is_finite);
             for w in values.0.windows(2) {
                 if let [(ka, ca), (kb, cb)] = w {
-                    if cmp_alpha(ka, kb) == Ordering::Greater {
+                    if cmp_alpha(ka, kb, has_numbers) == Ordering::Greater {
                         acc.all_alpha = false;
                     }
                     // By count, the numbers come first and the strings' counts start over.
@@ -143,19 +149,19 @@ pub(crate) fn merge_distribution(
         };
         sorted.clear();
         sorted.extend(acc.counts);
+        let has_numbers = numeric.contains(&name.as_ref());
         if by_count {
             // As Meilisearch lists them by count: the number values, then the string values,
             // each by decreasing count, equal counts by decreasing value.
-            let has_numbers = numeric.contains(&name.as_ref());
             let number = |k: &str| has_numbers && k.parse::<f64>().is_ok_and(f64::is_finite);
             sorted.sort_by(|(ka, ca), (kb, cb)| {
                 number(kb)
                     .cmp(&number(ka))
                     .then(cb.cmp(ca))
-                    .then_with(|| cmp_alpha(kb, ka))
+                    .then_with(|| cmp_alpha(kb, ka, has_numbers))
             });
         } else {
-            sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb));
+            sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb, has_numbers));
         }
         let n = max_values.unwrap_or(usize::MAX);
         for (j, (value, count)) in sorted.iter().take(n).enumerate() {
@@ -288,7 +294,7 @@ pub(crate) fn merge_facet_search(
             serde_json::from_slice(body).map_err(|e| (node, format!("facet search: {e}")))?;
         for w in parsed.facet_hits.windows(2) {
             if let [a, b] = w {
-                if cmp_alpha(&a.value, &b.value) == Ordering::Greater {
+                if cmp_alpha(&a.value, &b.value, false) == Ordering::Greater {
                     all_alpha = false;
                 }
                 if a.count < b.count {
@@ -307,9 +313,9 @@ pub(crate) fn merge_facet_search(
     if by_count == Some(true) {
         sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| kb.cmp(ka)));
     } else if by_count.is_none() && all_by_count && !all_alpha {
-        sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| cmp_alpha(ka, kb)));
+        sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| cmp_alpha(ka, kb, false)));
     } else {
-        sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb));
+        sorted.sort_by(|(ka, _), (kb, _)| cmp_alpha(ka, kb, false));
     }
     out.extend_from_slice(b"{\"facetHits\":[");
     for (i, (value, count)) in sorted
@@ -393,7 +399,8 @@ mod tests {
             .map(|(i, r)| (i, r.as_bytes()))
             .collect();
         let mut out = Vec::new();
-        merge_distribution(&raws, None, None, &[], &mut out).unwrap();
+        // `f` has number values (stats), the other facets strings only.
+        merge_distribution(&raws, None, None, &["f"], &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -419,7 +426,15 @@ mod tests {
             String::from_utf8(out.clone()).unwrap(),
             r#"{"f":{"7":1,"5":1,"a":2,"b":1}}"#
         );
-        // Without number values (no `facetStats`), "10" is a string like "M".
+        // Without number values (no `facetStats`), "10" is a string: alphabetically before "9".
+        out.clear();
+        let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"size":{"10":1,"9":3}}"#.as_slice())];
+        merge_distribution(&raws, None, None, &[], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            r#"{"size":{"10":1,"9":3}}"#
+        );
+        // And by count like "M".
         out.clear();
         let raws: Vec<(usize, &[u8])> = vec![(0, br#"{"size":{"M":50,"10":3}}"#.as_slice())];
         merge_distribution(&raws, Some(1), Some(&by), &[], &mut out).unwrap();

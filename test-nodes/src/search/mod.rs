@@ -689,11 +689,16 @@ fn split_negative(q: &str) -> (String, Vec<Vec<String>>) {
     let chars: Vec<(usize, char)> = q.char_indices().collect();
     let mut positive = String::with_capacity(q.len());
     let mut negative = Vec::new();
+    // Inside a quoted phrase a `-` is no negation.
+    let mut quoted = false;
     let mut i = 0;
     while let Some(&(at, c)) = chars.get(i) {
         let starts = i == 0 || chars.get(i - 1).is_some_and(|&(_, p)| p.is_whitespace());
         let next = chars.get(i + 1).map(|&(_, n)| n);
-        if c == '-' && starts && next.is_some_and(|n| n.is_alphanumeric() || n == '"') {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c == '-' && starts && !quoted && next.is_some_and(|n| n.is_alphanumeric() || n == '"') {
             let mut j = i + 1;
             if next == Some('"') {
                 j += 1;
@@ -742,6 +747,10 @@ mod negation_tests {
         assert_eq!(negative, [words(&["bat", "man"])]);
         let (positive, negative) = split_negative("- bat");
         assert_eq!(positive, "- bat");
+        assert!(negative.is_empty());
+        // A `-` inside a quoted phrase is part of it.
+        let (positive, negative) = split_negative(r#""spider -man""#);
+        assert_eq!(positive, r#""spider -man""#);
         assert!(negative.is_empty());
     }
 }
