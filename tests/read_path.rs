@@ -455,6 +455,11 @@ fn multi_search_and_facet_search() {
     let without_5 = search(&m, json!({"q": negative, "limit": 1000}));
     assert_eq!(without_5["estimatedTotalHits"], 999, "{without_5}");
     assert!(!ids(&without_5["hits"]).contains(&5));
+    // A negative phrase leaves out the documents with its words one after the other.
+    let phrase = search(&m, json!({"q": "-\"movie 3\""}));
+    assert_eq!(phrase["estimatedTotalHits"], 999, "{phrase}");
+    let reversed = search(&m, json!({"q": "-\"3 movie\""}));
+    assert_eq!(reversed["estimatedTotalHits"], 1000, "{reversed}");
     let mixed = multi_search(
         &m,
         json!({"federation": {"limit": 2}, "queries": [

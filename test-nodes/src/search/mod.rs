@@ -144,22 +144,28 @@ pub(crate) fn execute<'a>(index: &'a Index, query: &Query) -> ApiResult<Executed
 
     // Query terms; words after a `-` leave out the documents containing them.
     let (positive_q, negative) = split_negative(&query.q);
-    // A document is left out when it has every word of a negative part.
+    // A document is left out when it has a negative part: its word, or its phrase's words one
+    // after the other in one field.
     let mut excluded: HashSet<u64> = HashSet::new();
     for words in negative.iter().filter(|w| !w.is_empty()) {
-        let mut with_all: Option<HashSet<u64>> = None;
-        for word in words {
-            let docs: HashSet<u64> = index
-                .words
-                .get(word.as_str())
-                .map(|postings| postings.keys().copied().collect())
-                .unwrap_or_default();
-            with_all = Some(match with_all {
-                None => docs,
-                Some(before) => before.intersection(&docs).copied().collect(),
-            });
+        let postings: Vec<_> = words.iter().map(|w| index.words.get(w.as_str())).collect();
+        let (Some(Some(first)), Some(rest)) = (postings.first(), postings.get(1..)) else {
+            continue;
+        };
+        for (seq, occs) in first.iter() {
+            let phrase_at = |o: &Occ| {
+                rest.iter().enumerate().all(|(k, p)| {
+                    p.and_then(|p| p.get(seq)).is_some_and(|later| {
+                        later
+                            .iter()
+                            .any(|l| l.field == o.field && l.pos == o.pos + k as u32 + 1)
+                    })
+                })
+            };
+            if occs.iter().any(phrase_at) {
+                excluded.insert(*seq);
+            }
         }
-        excluded.extend(with_all.unwrap_or_default());
     }
     let stop_words = settings.stop_words();
     let mut words: Vec<String> = tokenize(&positive_q).into_iter().map(|t| t.word).collect();
