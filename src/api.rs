@@ -125,6 +125,67 @@ impl IndexSettings {
 #[derive(Default)]
 pub(crate) struct SettingsCache {
     entries: std::cell::RefCell<(u64, std::collections::HashMap<String, Rc<IndexSettings>>)>,
+    /// Reads in flight on this core, by index: the searches that miss meanwhile wait for them
+    /// rather than each asking a node (a settings change makes every search miss at once).
+    reading: std::cell::RefCell<std::collections::HashMap<String, Rc<SettingsRead>>>,
+}
+
+/// What a settings read found: the settings, or the error's status and body.
+pub(crate) type ReadResult = Result<Rc<IndexSettings>, (u16, Vec<u8>)>;
+
+/// A settings read in flight, and what it found once done.
+pub(crate) struct SettingsRead {
+    /// The epoch it was started at: only searches at the same epoch wait for it.
+    pub(crate) epoch: u64,
+    /// What it found, once done.
+    done: std::cell::RefCell<Option<ReadResult>>,
+    waiting: std::cell::RefCell<Vec<std::task::Waker>>,
+}
+
+impl SettingsRead {
+    /// Records what the read found and wakes the searches waiting for it.
+    pub(crate) fn finish(&self, result: ReadResult) {
+        if self.done.borrow().is_some() {
+            return;
+        }
+        *self.done.borrow_mut() = Some(result);
+        for waker in self.waiting.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// What the read found, once it is done.
+    pub(crate) async fn wait(&self) -> ReadResult {
+        std::future::poll_fn(|cx| match &*self.done.borrow() {
+            Some(result) => std::task::Poll::Ready(result.clone()),
+            None => {
+                self.waiting.borrow_mut().push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Ends a read that its search dropped before it finished (the client went away, say): the
+/// searches waiting for it then read for themselves.
+pub(crate) struct ReadingGuard<'c> {
+    pub(crate) cache: &'c SettingsCache,
+    pub(crate) uid: String,
+    pub(crate) read: Rc<SettingsRead>,
+}
+
+impl Drop for ReadingGuard<'_> {
+    fn drop(&mut self) {
+        self.read.finish(Err((503, Vec::new())));
+        let mut reading = self.cache.reading.borrow_mut();
+        if reading
+            .get(&self.uid)
+            .is_some_and(|r| Rc::ptr_eq(r, &self.read))
+        {
+            reading.remove(&self.uid);
+        }
+    }
 }
 
 impl SettingsCache {
@@ -138,6 +199,30 @@ impl SettingsCache {
         let settings = entries.1.get(uid)?;
         (now.saturating_duration_since(settings.read_at) < SETTINGS_KEPT_FOR)
             .then(|| settings.clone())
+    }
+
+    /// The read of `uid` in flight at `epoch` (`Ok`), or a new one registered (`Err`), which the
+    /// caller performs and ends through the returned guard.
+    pub(crate) fn join_or_start(
+        &self,
+        uid: &str,
+        epoch: u64,
+    ) -> Result<Rc<SettingsRead>, ReadingGuard<'_>> {
+        let mut reading = self.reading.borrow_mut();
+        if let Some(read) = reading.get(uid).filter(|r| r.epoch == epoch) {
+            return Ok(read.clone());
+        }
+        let read = Rc::new(SettingsRead {
+            epoch,
+            done: Default::default(),
+            waiting: Default::default(),
+        });
+        reading.insert(uid.to_owned(), read.clone());
+        Err(ReadingGuard {
+            cache: self,
+            uid: uid.to_owned(),
+            read,
+        })
     }
 
     /// Keeps `settings`, read from a node that was asked at `epoch`; a newer epoch drops
@@ -488,6 +573,35 @@ mod tests {
         ])));
         assert!(!sorts(json!([])));
         assert!(!IndexSettings::new(json!({})).sorts_by_rule);
+    }
+
+    #[test]
+    fn a_read_in_flight_is_shared_and_a_dropped_one_released() {
+        use futures_util::FutureExt;
+        let cache = SettingsCache::default();
+        let Err(guard) = cache.join_or_start("movies", 1) else {
+            panic!("the first miss reads")
+        };
+        let Ok(waiting) = cache.join_or_start("movies", 1) else {
+            panic!("a second miss waits for it")
+        };
+        assert!(waiting.wait().now_or_never().is_none());
+        // Another epoch reads for itself.
+        assert!(cache.join_or_start("movies", 2).is_err());
+        let settings = Rc::new(IndexSettings::new(json!({})));
+        guard.read.finish(Ok(settings.clone()));
+        assert_eq!(waiting.wait().now_or_never(), Some(Ok(settings)));
+        drop(guard);
+        // Dropped before it finished: the waiting search is told to read for itself.
+        let Err(guard) = cache.join_or_start("books", 1) else {
+            panic!("reads")
+        };
+        let Ok(waiting) = cache.join_or_start("books", 1) else {
+            panic!("waits")
+        };
+        drop(guard);
+        assert_eq!(waiting.wait().now_or_never(), Some(Err((503, Vec::new()))));
+        assert!(cache.join_or_start("books", 1).is_err());
     }
 
     #[test]

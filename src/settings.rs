@@ -164,6 +164,34 @@ impl Api {
         {
             return Ok(settings);
         }
+        // One read per index at a time on this core: a search that misses while another reads
+        // waits for that read (and reads itself if that search went away before it ended).
+        let guard = loop {
+            match self.settings_cache.join_or_start(uid, epoch) {
+                Ok(read) => match read.wait().await {
+                    Ok(settings) => return Ok(settings),
+                    Err((_, body)) if body.is_empty() => continue,
+                    Err((status, body)) => return Err(Response::json(status, body)),
+                },
+                Err(guard) => break guard,
+            }
+        };
+        let result = self.read_index_settings(uid, epoch, trace).await;
+        guard.read.finish(match &result {
+            Ok(settings) => Ok(settings.clone()),
+            Err(error) => Err((error.status, error.body.clone())),
+        });
+        result
+    }
+
+    /// [`Api::index_settings`]' read from a node, kept when no settings-changing task ended
+    /// during it.
+    async fn read_index_settings(
+        &self,
+        uid: &str,
+        epoch: u64,
+        trace: &RequestTrace,
+    ) -> Result<std::rc::Rc<crate::api::IndexSettings>, Response> {
         let path = format!("/indexes/{uid}/settings");
         let authorization = self.node_authorization.as_deref();
         let limit =

@@ -1139,3 +1139,37 @@ fn distinct_asks_for_more_when_a_kept_hit_covers_several_values() {
         .collect();
     assert_eq!(ranks, [9, 6], "{}", r.text());
 }
+
+#[test]
+fn searches_that_miss_together_share_one_settings_read_per_core() {
+    let nodes = start_nodes(3, NODE_KEY);
+    let doubles: Vec<_> = nodes.iter().filter_map(|n| n.double()).collect();
+    if doubles.len() != nodes.len() {
+        eprintln!("skipped: slowing the nodes needs the test doubles");
+        return;
+    }
+    let m = loaded(&nodes, 1, |_| 0, "");
+    // A settings task ends: every core's next search misses.
+    applied(
+        &m,
+        "PATCH",
+        "/indexes/movies/settings",
+        &json!({"pagination": {"maxTotalHits": 1000}}),
+    );
+    // Slow nodes: the searches all miss while the first reads are in flight.
+    for node in &doubles {
+        node.set_fault(Fault::Delay(Duration::from_millis(200)));
+    }
+    let before = admin_reads(&m);
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| search(&m, json!({"q": "movie", "limit": 3})));
+        }
+    });
+    for node in &doubles {
+        node.set_fault(Fault::None);
+    }
+    // At most one read per request core (two here).
+    let reads = admin_reads(&m) - before;
+    assert!((1.0..=2.0).contains(&reads), "{reads} settings reads");
+}
