@@ -130,8 +130,17 @@ pub(crate) struct SettingsCache {
     reading: std::cell::RefCell<std::collections::HashMap<String, Rc<SettingsRead>>>,
 }
 
-/// What a settings read found: the settings, or the error's status and body.
-pub(crate) type ReadResult = Result<Rc<IndexSettings>, (u16, Vec<u8>)>;
+/// What a settings read found.
+pub(crate) type ReadResult = Result<Rc<IndexSettings>, ReadError>;
+
+/// Why a settings read found none.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum ReadError {
+    /// The node's answer (status and body).
+    Failed(u16, Vec<u8>),
+    /// The search reading went away before the read ended.
+    Abandoned,
+}
 
 /// A settings read in flight, and what it found once done.
 pub(crate) struct SettingsRead {
@@ -159,7 +168,10 @@ impl SettingsRead {
         std::future::poll_fn(|cx| match &*self.done.borrow() {
             Some(result) => std::task::Poll::Ready(result.clone()),
             None => {
-                self.waiting.borrow_mut().push(cx.waker().clone());
+                let mut waiting = self.waiting.borrow_mut();
+                if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    waiting.push(cx.waker().clone());
+                }
                 std::task::Poll::Pending
             }
         })
@@ -177,7 +189,7 @@ pub(crate) struct ReadingGuard<'c> {
 
 impl Drop for ReadingGuard<'_> {
     fn drop(&mut self) {
-        self.read.finish(Err((503, Vec::new())));
+        self.read.finish(Err(ReadError::Abandoned));
         let mut reading = self.cache.reading.borrow_mut();
         if reading
             .get(&self.uid)
@@ -600,7 +612,10 @@ mod tests {
             panic!("waits")
         };
         drop(guard);
-        assert_eq!(waiting.wait().now_or_never(), Some(Err((503, Vec::new()))));
+        assert_eq!(
+            waiting.wait().now_or_never(),
+            Some(Err(super::ReadError::Abandoned))
+        );
         assert!(cache.join_or_start("books", 1).is_err());
     }
 

@@ -157,29 +157,43 @@ impl Api {
         uid: &str,
         trace: &RequestTrace,
     ) -> Result<std::rc::Rc<crate::api::IndexSettings>, Response> {
-        let epoch = self.cluster.tasks.settings_epoch();
-        if let Some(settings) = self
-            .settings_cache
-            .get(uid, epoch, std::time::Instant::now())
-        {
-            return Ok(settings);
-        }
-        // One read per index at a time on this core: a search that misses while another reads
-        // waits for that read (and reads itself if that search went away before it ended).
-        let guard = loop {
+        let limit =
+            std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms) / 2;
+        let deadline = std::time::Instant::now() + limit;
+        // This core's cache, else the read of the index in flight on this core, else a read
+        // (which the searches that miss meanwhile wait for; if the search reading goes away
+        // before it ends, they read themselves), all within `limit`.
+        let (epoch, guard) = loop {
+            let epoch = self.cluster.tasks.settings_epoch();
+            if let Some(settings) = self
+                .settings_cache
+                .get(uid, epoch, std::time::Instant::now())
+            {
+                return Ok(settings);
+            }
             match self.settings_cache.join_or_start(uid, epoch) {
-                Ok(read) => match read.wait().await {
-                    Ok(settings) => return Ok(settings),
-                    Err((_, body)) if body.is_empty() => continue,
-                    Err((status, body)) => return Err(Response::json(status, body)),
-                },
-                Err(guard) => break guard,
+                Ok(read) => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    match monoio::time::timeout(left, read.wait()).await {
+                        Ok(Ok(settings)) => return Ok(settings),
+                        Ok(Err(crate::api::ReadError::Abandoned)) => continue,
+                        Ok(Err(crate::api::ReadError::Failed(status, body))) => {
+                            return Err(Response::json(status, body))
+                        }
+                        Err(_) => return Err(settings_too_late(uid)),
+                    }
+                }
+                Err(guard) => break (epoch, guard),
             }
         };
-        let result = self.read_index_settings(uid, epoch, trace).await;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let result = self.read_index_settings(uid, epoch, left, trace).await;
         guard.read.finish(match &result {
             Ok(settings) => Ok(settings.clone()),
-            Err(error) => Err((error.status, error.body.clone())),
+            Err(error) => Err(crate::api::ReadError::Failed(
+                error.status,
+                error.body.clone(),
+            )),
         });
         result
     }
@@ -190,23 +204,15 @@ impl Api {
         &self,
         uid: &str,
         epoch: u64,
+        limit: std::time::Duration,
         trace: &RequestTrace,
     ) -> Result<std::rc::Rc<crate::api::IndexSettings>, Response> {
         let path = format!("/indexes/{uid}/settings");
         let authorization = self.node_authorization.as_deref();
-        let limit =
-            std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms) / 2;
         let read = self.read_settings(&path, authorization, Some(limit / 2), trace);
         let settings = match monoio::time::timeout(limit, read).await {
             Ok(settings) => settings?,
-            Err(_) => {
-                return Err(Response::error(
-                    503,
-                    "miroir_node_unavailable",
-                    "system",
-                    &format!("No node answered the settings of index `{uid}` in time."),
-                ))
-            }
+            Err(_) => return Err(settings_too_late(uid)),
         };
         let settings = std::rc::Rc::new(crate::api::IndexSettings::new(settings));
         // Read at `epoch` only if no such task ended during the read.
@@ -343,4 +349,14 @@ fn camel(kebab: &str) -> String {
         }
     }
     out
+}
+
+/// No node answered an index's settings within the read's time.
+fn settings_too_late(uid: &str) -> Response {
+    Response::error(
+        503,
+        "miroir_node_unavailable",
+        "system",
+        &format!("No node answered the settings of index `{uid}` in time."),
+    )
 }

@@ -1148,7 +1148,13 @@ fn searches_that_miss_together_share_one_settings_read_per_core() {
         eprintln!("skipped: slowing the nodes needs the test doubles");
         return;
     }
-    let m = loaded(&nodes, 1, |_| 0, "");
+    // Health checks too rare to notice the delay (the slowed nodes answer `/health` late too).
+    let m = loaded(
+        &nodes,
+        1,
+        |_| 0,
+        "[health]\ninterval_ms = 60000\ntimeout_ms = 1000\n",
+    );
     // A settings task ends: every core's next search misses.
     applied(
         &m,
