@@ -792,6 +792,8 @@ impl Api {
                 .map(Value::to_string);
             if let Some(id) = id {
                 if !seen.insert((uid, id)) {
+                    // Counted by each query that found it; Meilisearch counts it once.
+                    total = total.saturating_sub(1);
                     continue;
                 }
             }

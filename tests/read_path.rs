@@ -381,6 +381,8 @@ fn multi_search_and_facet_search() {
     let found = ids(&twice["hits"]);
     assert_eq!(found[0], 3, "{twice}");
     assert_eq!(found.iter().filter(|&&i| i == 3).count(), 1, "{twice}");
+    // And counted once: 1 + 1000 found, 1000 documents.
+    assert_eq!(twice["estimatedTotalHits"], 1000, "{twice}");
     // Also when the client's `attributesToRetrieve` leaves the primary key out: it is asked
     // for, to tell the documents apart, and removed again (from `_formatted` too, unless
     // highlighted: Meilisearch shows highlighted attributes there whatever is retrieved).
