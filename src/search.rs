@@ -171,6 +171,31 @@ pub(crate) struct Searched {
     pub missing_shards: Vec<u32>,
 }
 
+/// Where and how one search scatters (the same for each round that asks the nodes for more).
+struct Scatter<'s> {
+    routing: &'s RoutingSnapshot,
+    group: usize,
+    rotation: u64,
+    rf: usize,
+    target: &'s str,
+    authorization: Option<&'s [u8]>,
+    deadline: Instant,
+    params: &'s Params<'s>,
+    details: bool,
+    hidden_field: Option<&'s str>,
+}
+
+/// What one scatter got.
+struct Gathered {
+    answers: Vec<Vec<u8>>,
+    /// The shards no node answered for (sorted).
+    uncovered: Vec<u32>,
+    fan_out: usize,
+    retries: u64,
+    /// A node's client error (bad filter, unknown field…): the search's answer.
+    client_error: Option<Response>,
+}
+
 /// Whether a search is held to its index's `pagination.maxTotalHits`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pagination {
@@ -378,7 +403,18 @@ impl Api {
         let group = active[rotation as usize % active.len()];
         let rf = routing.topology().replication_factor;
         let target = format!("/indexes/{uid}/search");
-        let authorization = self.node_authorization(req, auth);
+        let scatter = Scatter {
+            routing: &routing,
+            group,
+            rotation,
+            rf,
+            target: &target,
+            authorization: self.node_authorization(req, auth),
+            deadline,
+            params,
+            details,
+            hidden_field,
+        };
         let mut node_limit = window_end;
         let mut more_rounds = 3u32;
         let mut failed_nodes: Vec<usize> = Vec::new();
@@ -388,98 +424,15 @@ impl Api {
         let mut earlier: Option<Searched> = None;
         loop {
             let round_started = Instant::now();
-            // The body of nodes that answer for every shard they hold: built
-            // once, shared by all of them.
-            let mut shared_body: Option<Vec<u8>> = None;
-
-            let mut answers: Vec<Vec<u8>> = Vec::new();
-            let mut retries = 0u64;
-            let mut fan_out = 0usize;
-            let mut uncovered: Vec<u32> = Vec::new();
-            // Round 1: the plan; round 2: shards of failed nodes on other replicas.
-            let mut pending = plan(&routing, group, rotation, &failed_nodes);
-            // A node's client error (bad filter, unknown field…) is the answer.
-            let mut client_error: Option<Response> = None;
-            'rounds: for round in 0..2 {
-                if pending.per_node.is_empty() {
-                    uncovered = pending.uncovered.clone();
-                    break;
-                }
-                let mut filtered: Vec<Option<Vec<u8>>> = Vec::with_capacity(pending.per_node.len());
-                for (&node, shards) in &pending.per_node {
-                    if rf > 1 || round > 0 || pending.partial_nodes.contains(&node) {
-                        filtered.push(Some(params.node_body(
-                            node_limit,
-                            details,
-                            Some(shards),
-                            hidden_field,
-                        )));
-                    } else {
-                        if shared_body.is_none() {
-                            shared_body =
-                                Some(params.node_body(node_limit, details, None, hidden_field));
-                        }
-                        filtered.push(None);
-                    }
-                }
-                let bodies: Vec<(usize, &[u32], &[u8])> = pending
-                    .per_node
-                    .iter()
-                    .zip(&filtered)
-                    .map(|((&node, shards), own)| {
-                        let body = own.as_deref().or(shared_body.as_deref()).unwrap_or(b"{}");
-                        (node, shards.as_slice(), body)
-                    })
-                    .collect();
-                fan_out += bodies.len();
-                trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                let results: Vec<NodeResult> = join_all(bodies.iter().map(|(node, _, b)| {
-                    let request = NodeRequest {
-                        method: Method::Post,
-                        target: &target,
-                        content_type: Some("application/json"),
-                        body: b,
-                    };
-                    async move {
-                        match monoio::time::timeout(
-                            remaining,
-                            self.send_node(*node, NodeOperation::Read, &request, authorization),
-                        )
-                        .await
-                        {
-                            Ok(r) => r,
-                            Err(_) => Err(miroir_io::UpstreamError::Timeout),
-                        }
-                    }
-                }))
+            let Gathered {
+                answers,
+                uncovered,
+                fan_out,
+                retries,
+                client_error,
+            } = self
+                .gather_answers(&scatter, node_limit, &mut failed_nodes, trace)
                 .await;
-                let mut lost_shards: Vec<u32> = pending.uncovered.clone();
-                for ((node, shards, _), result) in bodies.iter().zip(results) {
-                    match result {
-                        Ok(resp) if resp.status == 200 => answers.push(resp.body),
-                        Ok(resp) if (400..500).contains(&resp.status) => {
-                            client_error = Some(Response::json(resp.status, resp.body));
-                            break 'rounds;
-                        }
-                        other => {
-                            let why = match &other {
-                                Ok(resp) => format!("HTTP {}", resp.status),
-                                Err(err) => err.to_string(),
-                            };
-                            tracing::warn!(node = %self.cluster.config.nodes[*node].id, error = %why, "search node failed; retrying its shards elsewhere");
-                            failed_nodes.push(*node);
-                            lost_shards.extend(shards.iter().copied());
-                        }
-                    }
-                }
-                if lost_shards.is_empty() || round == 1 || Instant::now() >= deadline {
-                    uncovered = lost_shards;
-                    break;
-                }
-                retries += lost_shards.len() as u64;
-                pending = replan(&routing, &lost_shards, &failed_nodes);
-            }
             if let Some(error) = client_error {
                 self.metrics
                     .scatter(fan_out_total + fan_out, false, retries_total + retries, 0);
@@ -491,8 +444,6 @@ impl Api {
                 }
                 return Err(error);
             }
-            uncovered.sort_unstable();
-            uncovered.dedup();
             let partial = !uncovered.is_empty();
             fan_out_total += fan_out;
             retries_total += retries;
@@ -573,6 +524,127 @@ impl Api {
             }
             record(partial, missing);
             return Ok(page);
+        }
+    }
+
+    /// One scatter of a search: the plan's nodes asked for `node_limit` hits, the shards of
+    /// the nodes that fail asked again of other replicas (once, within the deadline).
+    async fn gather_answers(
+        &self,
+        scatter: &Scatter<'_>,
+        node_limit: usize,
+        failed_nodes: &mut Vec<usize>,
+        trace: &RequestTrace,
+    ) -> Gathered {
+        // The body of nodes that answer for every shard they hold: built
+        // once, shared by all of them.
+        let mut shared_body: Option<Vec<u8>> = None;
+
+        let mut answers: Vec<Vec<u8>> = Vec::new();
+        let mut retries = 0u64;
+        let mut fan_out = 0usize;
+        let mut uncovered: Vec<u32> = Vec::new();
+        // Round 1: the plan; round 2: shards of failed nodes on other replicas.
+        let mut pending = plan(
+            scatter.routing,
+            scatter.group,
+            scatter.rotation,
+            failed_nodes,
+        );
+        // A node's client error (bad filter, unknown field…) is the answer.
+        let mut client_error: Option<Response> = None;
+        'rounds: for round in 0..2 {
+            if pending.per_node.is_empty() {
+                uncovered = pending.uncovered.clone();
+                break;
+            }
+            let mut filtered: Vec<Option<Vec<u8>>> = Vec::with_capacity(pending.per_node.len());
+            for (&node, shards) in &pending.per_node {
+                if scatter.rf > 1 || round > 0 || pending.partial_nodes.contains(&node) {
+                    filtered.push(Some(scatter.params.node_body(
+                        node_limit,
+                        scatter.details,
+                        Some(shards),
+                        scatter.hidden_field,
+                    )));
+                } else {
+                    if shared_body.is_none() {
+                        shared_body = Some(scatter.params.node_body(
+                            node_limit,
+                            scatter.details,
+                            None,
+                            scatter.hidden_field,
+                        ));
+                    }
+                    filtered.push(None);
+                }
+            }
+            let bodies: Vec<(usize, &[u32], &[u8])> = pending
+                .per_node
+                .iter()
+                .zip(&filtered)
+                .map(|((&node, shards), own)| {
+                    let body = own.as_deref().or(shared_body.as_deref()).unwrap_or(b"{}");
+                    (node, shards.as_slice(), body)
+                })
+                .collect();
+            fan_out += bodies.len();
+            trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
+            let remaining = scatter.deadline.saturating_duration_since(Instant::now());
+            let results: Vec<NodeResult> = join_all(bodies.iter().map(|(node, _, b)| {
+                let request = NodeRequest {
+                    method: Method::Post,
+                    target: scatter.target,
+                    content_type: Some("application/json"),
+                    body: b,
+                };
+                async move {
+                    match monoio::time::timeout(
+                        remaining,
+                        self.send_node(*node, NodeOperation::Read, &request, scatter.authorization),
+                    )
+                    .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(miroir_io::UpstreamError::Timeout),
+                    }
+                }
+            }))
+            .await;
+            let mut lost_shards: Vec<u32> = pending.uncovered.clone();
+            for ((node, shards, _), result) in bodies.iter().zip(results) {
+                match result {
+                    Ok(resp) if resp.status == 200 => answers.push(resp.body),
+                    Ok(resp) if (400..500).contains(&resp.status) => {
+                        client_error = Some(Response::json(resp.status, resp.body));
+                        break 'rounds;
+                    }
+                    other => {
+                        let why = match &other {
+                            Ok(resp) => format!("HTTP {}", resp.status),
+                            Err(err) => err.to_string(),
+                        };
+                        tracing::warn!(node = %self.cluster.config.nodes[*node].id, error = %why, "search node failed; retrying its shards elsewhere");
+                        failed_nodes.push(*node);
+                        lost_shards.extend(shards.iter().copied());
+                    }
+                }
+            }
+            if lost_shards.is_empty() || round == 1 || Instant::now() >= scatter.deadline {
+                uncovered = lost_shards;
+                break;
+            }
+            retries += lost_shards.len() as u64;
+            pending = replan(scatter.routing, &lost_shards, failed_nodes);
+        }
+        uncovered.sort_unstable();
+        uncovered.dedup();
+        Gathered {
+            answers,
+            uncovered,
+            fan_out,
+            retries,
+            client_error,
         }
     }
 }
