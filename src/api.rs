@@ -47,7 +47,8 @@ pub(crate) const SETTINGS_KEPT_FOR: Duration = Duration::from_secs(60);
 /// read out once (searches look them up every time).
 #[derive(Debug, PartialEq)]
 pub(crate) struct IndexSettings {
-    pub(crate) value: serde_json::Value,
+    /// `rankingRules`.
+    ranking_rules: Vec<String>,
     /// When they were read.
     pub(crate) read_at: Instant,
     /// The ranking rules have a custom sort rule (`field:asc|desc`): `_rankingScore` does not
@@ -66,16 +67,18 @@ pub(crate) struct IndexSettings {
 impl IndexSettings {
     pub(crate) fn new(value: serde_json::Value) -> IndexSettings {
         use serde_json::Value;
-        let sorts_by_rule = value
+        let ranking_rules: Vec<String> = value
             .get("rankingRules")
             .and_then(Value::as_array)
-            .is_some_and(|rules| {
-                rules.iter().filter_map(Value::as_str).any(|r| {
-                    r.rsplit_once(':').is_some_and(|(field, dir)| {
-                        !field.is_empty() && matches!(dir, "asc" | "desc")
-                    })
-                })
-            });
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        let sorts_by_rule = ranking_rules.iter().any(|r| {
+            r.rsplit_once(':')
+                .is_some_and(|(field, dir)| !field.is_empty() && matches!(dir, "asc" | "desc"))
+        });
         let count = |section: &str, key: &str, default: usize| {
             value
                 .get(section)
@@ -96,8 +99,12 @@ impl IndexSettings {
                 .get("faceting")
                 .and_then(|f| f.get("sortFacetValuesBy"))
                 .cloned(),
-            value,
+            ranking_rules,
         }
+    }
+
+    pub(crate) fn ranking_rules(&self) -> &[String] {
+        &self.ranking_rules
     }
 
     pub(crate) fn sort_facet_values_by(&self) -> Option<&serde_json::Value> {

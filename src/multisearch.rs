@@ -981,16 +981,8 @@ impl Api {
         let fetched = join_all(uids.iter().map(|uid| self.index_settings(uid, trace))).await;
         let mut settings_of: std::collections::HashMap<&str, std::rc::Rc<IndexSettings>> =
             Default::default();
-        let mut rules_of: std::collections::HashMap<&str, Vec<String>> = Default::default();
         for (uid, settings) in uids.iter().zip(fetched) {
-            let settings = settings?;
-            let rules = settings
-                .value
-                .get("rankingRules")
-                .cloned()
-                .unwrap_or(Value::Null);
-            rules_of.insert(uid, serde_json::from_value(rules).unwrap_or_default());
-            settings_of.insert(uid, settings);
+            settings_of.insert(uid, settings?);
         }
         let kinds: Vec<QueryKind> = prepared
             .iter()
@@ -1004,7 +996,7 @@ impl Api {
                     .get("sort")
                     .and_then(|s| serde_json::from_value(s.clone()).ok());
                 Some(QueryRules::new(
-                    rules_of.get(uid.as_str())?,
+                    settings_of.get(uid.as_str())?.ranking_rules(),
                     sort.as_deref(),
                     kind,
                 ))

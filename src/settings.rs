@@ -157,18 +157,16 @@ impl Api {
         uid: &str,
         trace: &RequestTrace,
     ) -> Result<std::rc::Rc<crate::api::IndexSettings>, Response> {
+        let mut now = std::time::Instant::now();
         let limit =
             std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms) / 2;
-        let deadline = std::time::Instant::now() + limit;
+        let deadline = now + limit;
         // This core's cache, else the read of the index in flight on this core, else a read
         // (which the searches that miss meanwhile wait for; if the search reading goes away
         // before it ends, they read themselves), all within `limit`.
         let (epoch, guard) = loop {
             let epoch = self.cluster.tasks.settings_epoch();
-            if let Some(settings) = self
-                .settings_cache
-                .get(uid, epoch, std::time::Instant::now())
-            {
+            if let Some(settings) = self.settings_cache.get(uid, epoch, now) {
                 return Ok(settings);
             }
             match self.settings_cache.join_or_start(uid, epoch) {
@@ -176,7 +174,10 @@ impl Api {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
                     match monoio::time::timeout(left, read.wait()).await {
                         Ok(Ok(settings)) => return Ok(settings),
-                        Ok(Err(crate::api::ReadError::Abandoned)) => continue,
+                        Ok(Err(crate::api::ReadError::Abandoned)) => {
+                            now = std::time::Instant::now();
+                            continue;
+                        }
                         Ok(Err(crate::api::ReadError::Failed(status, body))) => {
                             return Err(Response::json(status, body))
                         }

@@ -78,15 +78,17 @@ pub fn facet_values_by_count(sort_by: &serde_json::Value, facet: &str) -> bool {
     by.and_then(serde_json::Value::as_str) == Some("count")
 }
 
+/// A facet value as a number, when the facet has number values (`numbers`: it has stats;
+/// without, every value is a string) and the value reads as a finite one.
+fn facet_number(value: &str, numbers: bool) -> Option<f64> {
+    numbers
+        .then(|| value.parse::<f64>().ok().filter(|x| x.is_finite()))
+        .flatten()
+}
+
 /// Meilisearch's default facet value order: numbers (numerically), then strings (lowercased).
-/// `numbers`: the facet has number values (it has stats); without, every value is a string.
 fn cmp_alpha(a: &str, b: &str, numbers: bool) -> Ordering {
-    let number = |v: &str| {
-        numbers
-            .then(|| v.parse::<f64>().ok().filter(|x| x.is_finite()))
-            .flatten()
-    };
-    match (number(a), number(b)) {
+    match (facet_number(a, numbers), facet_number(b, numbers)) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
@@ -117,7 +119,7 @@ pub(crate) fn merge_distribution(
                 all_by_count: true,
                 ..FacetAcc::default()
             });
-            let number = |k: &str| has_numbers && k.parse::<f64>().is_ok_and(f64::is_finite);
+            let number = |k: &str| facet_number(k, has_numbers).is_some();
             for w in values.0.windows(2) {
                 if let [(ka, ca), (kb, cb)] = w {
                     if cmp_alpha(ka, kb, has_numbers) == Ordering::Greater {
@@ -153,7 +155,7 @@ pub(crate) fn merge_distribution(
         if by_count {
             // As Meilisearch lists them by count: the number values, then the string values,
             // each by decreasing count, equal counts by decreasing value.
-            let number = |k: &str| has_numbers && k.parse::<f64>().is_ok_and(f64::is_finite);
+            let number = |k: &str| facet_number(k, has_numbers).is_some();
             sorted.sort_by(|(ka, ca), (kb, cb)| {
                 number(kb)
                     .cmp(&number(ka))
