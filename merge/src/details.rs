@@ -193,19 +193,25 @@ impl DetailsReader {
     /// Reads the `_rankingScoreDetails` object at `b[s..]` (nested `depth` deep) and builds the
     /// rule-by-rule key from it in `comps`, walking the rules in their `order`. The fields the
     /// key uses are validated; the rest is only stepped over. Returns the object's end.
+    ///
+    /// `last` is what the template read of the previous hit of the same node list left (with
+    /// `comps` still holding that hit's key): the bytes this object shares with it are not read
+    /// again. Updated for the next hit.
     pub(crate) fn read<'a>(
         &mut self,
         b: &'a [u8],
         s: usize,
         depth: usize,
         comps: &mut Vec<Comp<'a>>,
+        last: &mut LastRead<'a>,
     ) -> R<usize> {
         if depth >= MAX_DEPTH || b.get(s) != Some(&b'{') {
             return Err(Bad(s));
         }
-        if let Some(end) = self.template.as_ref().and_then(|t| t.read(b, s, comps)) {
+        if let Some(end) = self.template.as_ref().and_then(|t| t.read(b, s, comps, last)) {
             return Ok(end);
         }
+        last.forget();
         let learn = !self.learnt;
         let spans = learn.then_some(&mut self.spans);
         if let Some((end, in_order)) = details_key_compact(b, s, comps, &mut self.orders, spans) {
@@ -224,6 +230,50 @@ impl DetailsReader {
         }
         details_key_in::<false>(b, s, comps, &mut self.orders)
     }
+}
+
+/// The last details object a [`Template`] read in one node list, and where each of its values
+/// ended. A node list is sorted by the rules, so neighbouring hits mostly share their leading
+/// rules' values: the next hit's details usually start with many of the same bytes (about 60 %
+/// in the merge benches), and the values inside that shared run, already validated and read
+/// into the key, are taken over instead of read again.
+#[derive(Default)]
+pub(crate) struct LastRead<'a> {
+    /// The object's bytes; empty when the last hit was not read by the template.
+    details: &'a [u8],
+    /// Per value of the template: its end (relative to the object's start) and the number of
+    /// key components read up to it.
+    value_ends: Vec<(usize, usize)>,
+}
+
+impl LastRead<'_> {
+    /// The next hit is read from scratch (the last one was not read by the template, or its key
+    /// was not kept).
+    pub(crate) fn forget(&mut self) {
+        self.details = &[];
+        self.value_ends.clear();
+    }
+}
+
+/// The length of the common prefix of `x` and `y`, 8 bytes at a time.
+#[inline(always)]
+fn common_prefix(x: &[u8], y: &[u8]) -> usize {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &y[..n]);
+    let mut k = 0;
+    for (a, b) in x.chunks_exact(8).zip(y.chunks_exact(8)) {
+        let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        let diff = word(a) ^ word(b);
+        if diff != 0 {
+            return k + (diff.trailing_zeros() / 8) as usize;
+        }
+        k += 8;
+    }
+    k + x[k..]
+        .iter()
+        .zip(&y[k..])
+        .take_while(|(a, b)| a == b)
+        .count()
 }
 
 /// End of the scalar at `b[i]` in compact JSON: the characters of a number, a plain ASCII string
@@ -435,12 +485,44 @@ impl Template {
     }
 
     /// The key of the details object at `b[s..]` if it has this layout (same bytes between
-    /// the values, values of the same kinds); its end. `None`: read it another way.
-    fn read<'a>(&self, b: &'a [u8], s: usize, comps: &mut Vec<Comp<'a>>) -> Option<usize> {
-        comps.clear();
-        let mut i = s;
-        let mut run = 0usize;
-        for &(run_end, slot) in &self.values {
+    /// the values, values of the same kinds); its end. `None`: read it another way (`last`
+    /// and `comps` are then left half-written: the caller forgets them).
+    ///
+    /// The values that end inside the run of bytes the object shares with `last` (the separator
+    /// after them included) are the same values, already checked and read: their components
+    /// are kept and the read starts after them.
+    fn read<'a>(
+        &self,
+        b: &'a [u8],
+        s: usize,
+        comps: &mut Vec<Comp<'a>>,
+        last: &mut LastRead<'a>,
+    ) -> Option<usize> {
+        let shared = if last.details.is_empty() {
+            0
+        } else {
+            common_prefix(last.details, b.get(s..)?)
+        };
+        let kept = last
+            .value_ends
+            .iter()
+            .take_while(|&&(end, _)| end < shared)
+            .count();
+        let (mut i, mut run) = match kept.checked_sub(1).and_then(|k| {
+            let &(end, comps_then) = last.value_ends.get(k)?;
+            Some((end, comps_then, self.values.get(k)?.0))
+        }) {
+            Some((end, comps_then, run_end)) => {
+                comps.truncate(comps_then);
+                (s + end, run_end)
+            }
+            None => {
+                comps.clear();
+                (s, 0)
+            }
+        };
+        last.value_ends.truncate(kept);
+        for &(run_end, slot) in self.values.get(kept..)? {
             i = literal_at(b, i, self.bytes.get(run..run_end)?)?;
             run = run_end;
             i = match slot {
@@ -471,8 +553,11 @@ impl Template {
                     e
                 }
             };
+            last.value_ends.push((i - s, comps.len()));
         }
-        literal_at(b, i, self.bytes.get(run..)?)
+        let end = literal_at(b, i, self.bytes.get(run..)?)?;
+        last.details = b.get(s..end)?;
+        Some(end)
     }
 }
 
@@ -604,7 +689,7 @@ mod tests {
     fn key(details: &str) -> Vec<Comp<'_>> {
         let mut comps = Vec::new();
         let end = DetailsReader::default()
-            .read(details.as_bytes(), 0, 0, &mut comps)
+            .read(details.as_bytes(), 0, 0, &mut comps, &mut LastRead::default())
             .unwrap();
         assert_eq!(end, details.len());
         comps
@@ -730,9 +815,9 @@ mod tests {
         let first = br#"{"a":{"order":1,"score":null},"b":{"order":0,"score":0.5}}, "more": 1}"#;
         let next = br#"{"a":{"order":1,"score":0.3},"b":{"order":0,"score":0.5}}, "more": 1}"#;
         let mut reader = DetailsReader::default();
-        let (mut got, mut want) = (Vec::new(), Vec::new());
-        reader.read(first, 0, 0, &mut got).unwrap();
-        reader.read(next, 0, 0, &mut got).unwrap();
+        let (mut got, mut want, mut last) = (Vec::new(), Vec::new(), LastRead::default());
+        reader.read(first, 0, 0, &mut got, &mut last).unwrap();
+        reader.read(next, 0, 0, &mut got, &mut last).unwrap();
         details_key_in::<false>(next, 0, &mut want, &mut Vec::new()).unwrap();
         assert_eq!(got, want);
     }
@@ -756,8 +841,12 @@ mod tests {
             // Another hit of the same search: one digit changed.
             let mut other = whole.clone().into_bytes();
             let digits: Vec<usize> = (0..d.len()).filter(|&i| other[i].is_ascii_digit()).collect();
+            // And one with a digit added after that one: a value the last one's bytes start.
+            let mut longer = whole.clone().into_bytes();
             if !digits.is_empty() {
-                other[digits[digit_at % digits.len()]] = digit;
+                let at = digits[digit_at % digits.len()];
+                other[at] = digit;
+                longer.insert(at + 1, digit);
             }
             let (mut comps, mut orders, mut spans) = (Vec::new(), Vec::new(), Vec::new());
             let template = match details_key_compact(whole.as_bytes(), 0, &mut comps, &mut orders, Some(&mut spans)) {
@@ -765,9 +854,8 @@ mod tests {
                 _ => None,
             };
             if let Some(t) = &template {
-                proptest::prop_assert!(t.read(whole.as_bytes(), 0, &mut comps).is_some(), "template refused {}", d);
+                proptest::prop_assert!(t.read(whole.as_bytes(), 0, &mut comps, &mut LastRead::default()).is_some(), "template refused {}", d);
             }
-            let mut reader = DetailsReader::default();
             for body in [whole.as_bytes(), &mutated[..], &other[..]] {
                 let (mut want, mut got) = (Vec::new(), Vec::new());
                 let general = details_key_in::<false>(body, 0, &mut want, &mut orders);
@@ -779,12 +867,21 @@ mod tests {
                     // take it.
                     proptest::prop_assert!(false, "compact path refused {}", d);
                 }
-                if let Some(end) = template.as_ref().and_then(|t| t.read(body, 0, &mut got)) {
+                let fresh = &mut LastRead::default();
+                if let Some(end) = template.as_ref().and_then(|t| t.read(body, 0, &mut got, fresh)) {
                     proptest::prop_assert_eq!(Ok(end), general, "{}", String::from_utf8_lossy(body));
                     proptest::prop_assert_eq!(&got, &want);
                 }
-                // All three behind the one entry point, learning from the first body.
-                let read = reader.read(body, 0, 0, &mut got);
+            }
+            // All three behind the one entry point, learning from the first body, each body
+            // read after another one (what a node list's next hit shares with the last is not
+            // read again).
+            let mut reader = DetailsReader::default();
+            let (mut got, mut last) = (Vec::new(), LastRead::default());
+            for body in [whole.as_bytes(), &other[..], &mutated[..], whole.as_bytes(), &longer[..], &other[..], &other[..]] {
+                let mut want = Vec::new();
+                let general = details_key_in::<false>(body, 0, &mut want, &mut orders);
+                let read = reader.read(body, 0, 0, &mut got, &mut last);
                 proptest::prop_assert_eq!(read, general);
                 if read.is_ok() {
                     proptest::prop_assert_eq!(&got, &want);

@@ -87,7 +87,7 @@ mod walk;
 
 use std::fmt;
 
-use details::DetailsReader;
+use details::{DetailsReader, LastRead};
 pub use facets::facet_values_by_count;
 use key::{cmp_comps, cmp_num, field_key, Comp, Num, SortField};
 use node::{Node, OpenError, Tail};
@@ -264,6 +264,9 @@ struct Head<'a> {
     score: Num<'a>,
     has_details: bool,
     comps: Vec<Comp<'a>>,
+    /// The details read of the previous hit of this node, whose key `comps` still holds until
+    /// the next hit's details are read.
+    last_details: LastRead<'a>,
     cuts: Vec<(usize, usize)>,
     /// Scratch for the cuts inside `_formatted` / `_matchesPosition`.
     nested: Vec<(usize, usize)>,
@@ -290,12 +293,14 @@ impl<'a> Head<'a> {
             cuts,
             nested,
             comps,
+            last_details,
             score,
             has_details,
             ..
         } = self;
         cuts.clear();
-        comps.clear();
+        // `comps` keeps the previous hit's key until the details are read.
+        let mut key_read = false;
         *score = Num::F(f64::NEG_INFINITY);
         *has_details = false;
         let want_details = matches!(ctx.order, None | Some(Order::Details));
@@ -347,7 +352,8 @@ impl<'a> Head<'a> {
                     let ve = if b.get(vs) == Some(&b'{') {
                         *has_details = true;
                         if want_details {
-                            details.read(b, vs, vd, comps)?
+                            key_read = true;
+                            details.read(b, vs, vd, comps, last_details)?
                         } else {
                             skip_value(b, vs, vd)?
                         }
@@ -384,6 +390,10 @@ impl<'a> Head<'a> {
             Ok(value_end)
         })?;
         self.end = end;
+        if !key_read {
+            self.comps.clear();
+            self.last_details.forget();
+        }
         if let Some(field) = ctx.hidden_field {
             cut_member_too(b, self.start, depth, field, cuts)?;
         }
@@ -594,6 +604,7 @@ fn merge_inner(
                 has_details: false,
                 // Room for the usual 7–10 ranking rules, so keys do not regrow per hit.
                 comps: Vec::with_capacity(16),
+                last_details: LastRead::default(),
                 cuts: Vec::new(),
                 nested: Vec::new(),
             };
