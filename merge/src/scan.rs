@@ -390,6 +390,12 @@ fn scan_object_in<const AVX2: bool, F: FnMut(usize) -> R<usize>>(
                 if resume <= pos {
                     return Err(Bad(pos));
                 }
+                if resume < at + 64 {
+                    // Still in this block, whose masks hold (its strings were followed through
+                    // the member): go on from `resume`.
+                    bits &= u64::MAX << (resume - at);
+                    continue;
+                }
                 carry = Carry::default();
                 at = resume;
                 continue 'blocks;
