@@ -255,25 +255,30 @@ impl LastRead<'_> {
     }
 }
 
-/// The length of the common prefix of `x` and `y`, 8 bytes at a time.
+/// The length of the common prefix of `x` and `y` (16 bytes at a time on x86_64).
 #[inline(always)]
 fn common_prefix(x: &[u8], y: &[u8]) -> usize {
     let n = x.len().min(y.len());
-    let (x, y) = (&x[..n], &y[..n]);
+    let (x, y) = (x.get(..n).unwrap_or_default(), y.get(..n).unwrap_or_default());
     let mut k = 0;
-    for (a, b) in x.chunks_exact(8).zip(y.chunks_exact(8)) {
-        let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-        let diff = word(a) ^ word(b);
-        if diff != 0 {
-            return k + (diff.trailing_zeros() / 8) as usize;
+    #[cfg(target_arch = "x86_64")]
+    for (a, b) in x.chunks_exact(16).zip(y.chunks_exact(16)) {
+        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8};
+        // SAFETY: SSE2 is part of the x86_64 baseline; each chunk is 16 readable bytes and
+        // `_mm_loadu_si128` allows unaligned loads.
+        let equal = unsafe {
+            _mm_movemask_epi8(_mm_cmpeq_epi8(
+                _mm_loadu_si128(a.as_ptr().cast::<__m128i>()),
+                _mm_loadu_si128(b.as_ptr().cast::<__m128i>()),
+            ))
+        } as u32;
+        if equal != 0xFFFF {
+            return k + (!equal).trailing_zeros() as usize;
         }
-        k += 8;
+        k += 16;
     }
-    k + x[k..]
-        .iter()
-        .zip(&y[k..])
-        .take_while(|(a, b)| a == b)
-        .count()
+    let (x, y) = (x.get(k..).unwrap_or_default(), y.get(k..).unwrap_or_default());
+    k + x.iter().zip(y).take_while(|(a, b)| a == b).count()
 }
 
 /// End of the scalar at `b[i]` in compact JSON: the characters of a number, a plain ASCII string
@@ -820,6 +825,25 @@ mod tests {
         reader.read(next, 0, 0, &mut got, &mut last).unwrap();
         details_key_in::<false>(next, 0, &mut want, &mut Vec::new()).unwrap();
         assert_eq!(got, want);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn common_prefix_ends_at_the_first_difference(
+            x in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            at in 0usize..80,
+            flip in 1u8..=255,
+            keep in 0usize..80,
+        ) {
+            let mut y = x.clone();
+            if let Some(c) = y.get_mut(at) {
+                *c ^= flip;
+            }
+            y.truncate(keep);
+            let want = x.iter().zip(&y).take_while(|(a, b)| a == b).count();
+            proptest::prop_assert_eq!(common_prefix(&x, &y), want);
+            proptest::prop_assert_eq!(common_prefix(&y, &x), want);
+        }
     }
 
     proptest::proptest! {

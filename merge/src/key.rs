@@ -195,6 +195,23 @@ fn cmp_sort_val(a: &SortVal<'_>, b: &SortVal<'_>, desc: bool) -> Ordering {
 pub(crate) fn cmp_comp(a: &Comp<'_>, b: &Comp<'_>) -> Ordering {
     match (a, b) {
         (Comp::Rank(x), Comp::Rank(y)) => cmp_num(y, x),
+        // Numbers (the usual sort values) without the call to `cmp_sort_val`.
+        (
+            Comp::Sort {
+                desc,
+                val: SortVal::Num(x),
+            },
+            Comp::Sort {
+                val: SortVal::Num(y),
+                ..
+            },
+        ) => {
+            if *desc {
+                cmp_num(y, x)
+            } else {
+                cmp_num(x, y)
+            }
+        }
         (Comp::Sort { desc, val: x }, Comp::Sort { val: y, .. }) => cmp_sort_val(x, y, *desc),
         (Comp::Rank(_), Comp::Sort { .. }) => Ordering::Less,
         (Comp::Sort { .. }, Comp::Rank(_)) => Ordering::Greater,
