@@ -4,7 +4,8 @@
 //!
 //! 1. a [`Template`] learnt from the first compact details object of the merge: the bytes
 //!    between the values (rule names, field names, `order`s) are the same in every hit of one
-//!    search, so a later hit is matched against them and only its values are read;
+//!    search, so a later hit is matched against them and only its values are read — and only
+//!    from where its bytes part from the previous hit of its node list ([`LastRead`]);
 //! 2. a one-pass reader for the compact form Meilisearch writes (no whitespace, no escapes,
 //!    each rule an object of scalars);
 //! 3. the general reader on the structural scanner (any valid JSON).
