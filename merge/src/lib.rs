@@ -508,12 +508,40 @@ fn cmp_heads(a: &Head<'_>, b: &Head<'_>) -> std::cmp::Ordering {
         .then_with(|| a.pos.cmp(&b.pos))
 }
 
-/// Binary min-heap of head indices.
-fn sift_down(heap: &mut [usize], heads: &[Head<'_>], mut i: usize) {
-    let less = |x: usize, y: usize| match (heads.get(x), heads.get(y)) {
+/// `heads[x]` comes before `heads[y]`.
+fn head_less(heads: &[Head<'_>], x: usize, y: usize) -> bool {
+    match (heads.get(x), heads.get(y)) {
         (Some(a), Some(b)) => cmp_heads(a, b) == std::cmp::Ordering::Less,
         _ => false,
+    }
+}
+
+/// Restores the heap after its root's head changed. `best_child` is the position of the root's
+/// better child when it is known: the children stay as they are while the root keeps winning,
+/// so a node list that wins several times in a row costs one comparison per hit, not two.
+fn sift_root(heap: &mut [usize], heads: &[Head<'_>], best_child: &mut Option<usize>) {
+    let child = |c: usize| heap.get(c).copied();
+    let best = match *best_child {
+        Some(c) => c,
+        None => match (child(1), child(2)) {
+            (Some(l), Some(r)) if head_less(heads, r, l) => 2,
+            (Some(_), _) => 1,
+            (None, _) => return,
+        },
     };
+    match (child(best), heap.first().copied()) {
+        (Some(c), Some(root)) if head_less(heads, c, root) => {
+            heap.swap(0, best);
+            sift_down(heap, heads, best);
+            *best_child = None;
+        }
+        _ => *best_child = Some(best),
+    }
+}
+
+/// Binary min-heap of head indices.
+fn sift_down(heap: &mut [usize], heads: &[Head<'_>], mut i: usize) {
+    let less = |x: usize, y: usize| head_less(heads, x, y);
     loop {
         let l = 2 * i + 1;
         let r = l + 1;
@@ -640,6 +668,7 @@ fn merge_inner(
     // Nodes whose list ended before the window was written: (node, hits it gave).
     let mut ended_early: Vec<(usize, u64)> = Vec::new();
     let mut n = 0usize;
+    let mut best_child = None;
     while n < total {
         let Some(&top) = heap.first() else { break };
         let Some(h) = heads.get_mut(top) else { break };
@@ -689,9 +718,10 @@ fn merge_inner(
                         *root = last;
                     }
                 }
+                best_child = None;
             }
         }
-        sift_down(&mut heap, &heads, 0);
+        sift_root(&mut heap, &heads, &mut best_child);
     }
     out.push(b']');
 
