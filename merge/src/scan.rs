@@ -390,6 +390,12 @@ fn scan_object_in<const AVX2: bool, F: FnMut(usize) -> R<usize>>(
                 if resume <= pos {
                     return Err(Bad(pos));
                 }
+                // The member was the object's last (`_rankingScoreDetails` usually is): done,
+                // without classifying another block.
+                let after = crate::walk::ws(b, resume);
+                if b.get(after) == Some(&b'}') {
+                    return Ok(after + 1);
+                }
                 if resume < at + 64 {
                     // Still in this block, whose masks hold (its strings were followed through
                     // the member): go on from `resume`.
