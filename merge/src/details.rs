@@ -209,7 +209,11 @@ impl DetailsReader {
         if depth >= MAX_DEPTH || b.get(s) != Some(&b'{') {
             return Err(Bad(s));
         }
-        if let Some(end) = self.template.as_ref().and_then(|t| t.read(b, s, comps, last)) {
+        if let Some(end) = self
+            .template
+            .as_ref()
+            .and_then(|t| t.read(b, s, comps, last))
+        {
             return Ok(end);
         }
         last.forget();
@@ -260,7 +264,10 @@ impl LastRead<'_> {
 #[inline(always)]
 fn common_prefix(x: &[u8], y: &[u8]) -> usize {
     let n = x.len().min(y.len());
-    let (x, y) = (x.get(..n).unwrap_or_default(), y.get(..n).unwrap_or_default());
+    let (x, y) = (
+        x.get(..n).unwrap_or_default(),
+        y.get(..n).unwrap_or_default(),
+    );
     let mut k = 0;
     #[cfg(target_arch = "x86_64")]
     for (a, b) in x.chunks_exact(16).zip(y.chunks_exact(16)) {
@@ -278,7 +285,10 @@ fn common_prefix(x: &[u8], y: &[u8]) -> usize {
         }
         k += 16;
     }
-    let (x, y) = (x.get(k..).unwrap_or_default(), y.get(k..).unwrap_or_default());
+    let (x, y) = (
+        x.get(k..).unwrap_or_default(),
+        y.get(k..).unwrap_or_default(),
+    );
     k + x.iter().zip(y).take_while(|(a, b)| a == b).count()
 }
 
@@ -695,7 +705,13 @@ mod tests {
     fn key(details: &str) -> Vec<Comp<'_>> {
         let mut comps = Vec::new();
         let end = DetailsReader::default()
-            .read(details.as_bytes(), 0, 0, &mut comps, &mut LastRead::default())
+            .read(
+                details.as_bytes(),
+                0,
+                0,
+                &mut comps,
+                &mut LastRead::default(),
+            )
             .unwrap();
         assert_eq!(end, details.len());
         comps
