@@ -61,12 +61,16 @@ async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
     loop {
         monoio::time::sleep(pause).await;
         let unfinished = cluster.tasks.unfinished();
-        if unfinished.is_empty() {
+        let restores = cluster.tasks.settings_restores();
+        if unfinished.is_empty() && restores.is_empty() {
             pause = FASTEST.max(pause);
             continue;
         }
         // node index → node task uids still open
         let mut wanted: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+        for &(node, uid) in &restores {
+            wanted.entry(node).or_default().push(uid);
+        }
         for task in &unfinished {
             for nt in task.nodes.iter().filter(|nt| !nt.status.is_terminal()) {
                 if let (Some(&node), Some(uid)) = (node_index.get(nt.node.as_str()), nt.task_uid) {
@@ -99,8 +103,13 @@ async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
             }
         }
         declare_lost(&cluster, &wanted, &mut states, &mut last_heard, lost_after);
+        let restored: Vec<(usize, u64)> = restores
+            .into_iter()
+            .filter(|t| states.get(t).is_some_and(|s| s.status.is_terminal()))
+            .collect();
+        let mut changed = !restored.is_empty();
+        cluster.tasks.settings_restores_ended(&restored);
         let now = now_ns();
-        let mut changed = false;
         for task in unfinished {
             let updated = cluster.tasks.update(task.uid, |t| {
                 let mut nodes_changed = false;

@@ -330,8 +330,15 @@ impl Api {
                 )
             })
             .collect();
-        self.send_nodes(&requests, NodeOperation::Admin, authorization, trace)
+        let results = self
+            .send_nodes(&requests, NodeOperation::Admin, authorization, trace)
             .await;
+        // The epoch moves now (the caller) and again when each node has applied its restore.
+        for (&node, result) in nodes.iter().zip(&results) {
+            if let Some(uid) = result.as_ref().ok().and_then(crate::nodes::task_uid) {
+                self.cluster.tasks.watch_settings_restore(node, uid);
+            }
+        }
     }
 }
 

@@ -278,6 +278,10 @@ pub struct TaskRegistry {
     /// Moves whenever a task that may change an index's settings ends: what the request
     /// cores' settings caches are checked against.
     settings_epoch: AtomicU64,
+    /// Node tasks that put settings back after a rolled-back write, as (node index, node task
+    /// uid): a core may read a node between the rollback's answer and the node applying it,
+    /// so the epoch moves again when each ends (the task poller watches them).
+    settings_restores: Mutex<Vec<(usize, u64)>>,
 }
 
 /// Whether a task of this kind may change an index's settings (or which index a uid names)
@@ -297,6 +301,7 @@ impl TaskRegistry {
             tasks: Mutex::new(tasks.into_iter().map(|t| (t.uid, t)).collect()),
             entered: Default::default(),
             settings_epoch: AtomicU64::new(0),
+            settings_restores: Mutex::new(Vec::new()),
         }
     }
 
@@ -328,6 +333,34 @@ impl TaskRegistry {
     /// Moves the settings epoch for a settings change no task records (a rolled-back write).
     pub fn settings_changed(&self) {
         self.settings_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn restores(&self) -> std::sync::MutexGuard<'_, Vec<(usize, u64)>> {
+        // Whole values only are pushed or removed: a poisoned lock is still consistent.
+        self.settings_restores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Watches the node task `uid` of `node` that restores settings after a rolled-back write:
+    /// the epoch moves again when it ends ([`TaskRegistry::settings_restores_ended`]).
+    pub fn watch_settings_restore(&self, node: usize, uid: u64) {
+        self.restores().push((node, uid));
+    }
+
+    /// The restore node tasks still watched.
+    pub fn settings_restores(&self) -> Vec<(usize, u64)> {
+        self.restores().clone()
+    }
+
+    /// These watched node tasks ended (or were given up as lost): no longer watched, and the
+    /// settings epoch moves so that no core keeps what it read before they ended.
+    pub fn settings_restores_ended(&self, ended: &[(usize, u64)]) {
+        if ended.is_empty() {
+            return;
+        }
+        self.restores().retain(|t| !ended.contains(t));
+        self.settings_changed();
     }
 
     pub fn insert(&self, task: Task) {
@@ -540,6 +573,15 @@ mod tests {
         // A rolled-back write has no task.
         registry.settings_changed();
         assert_eq!(registry.settings_epoch(), 3);
+        // Its restores on the nodes: the epoch moves again as they end.
+        registry.watch_settings_restore(0, 17);
+        registry.watch_settings_restore(2, 5);
+        assert_eq!(registry.settings_restores(), vec![(0, 17), (2, 5)]);
+        registry.settings_restores_ended(&[]);
+        assert_eq!(registry.settings_epoch(), 3);
+        registry.settings_restores_ended(&[(2, 5)]);
+        assert_eq!(registry.settings_epoch(), 4);
+        assert_eq!(registry.settings_restores(), vec![(0, 17)]);
     }
 
     #[test]

@@ -1049,6 +1049,57 @@ fn distinct_holds_across_shards() {
 }
 
 #[test]
+fn a_rolled_back_settings_write_is_not_kept_past_the_nodes_restore() {
+    let nodes = start_nodes(2, NODE_KEY);
+    let (Some(first), Some(second)) = (nodes[0].double(), nodes[1].double()) else {
+        eprintln!("skipped: delaying a node's tasks needs the test double");
+        return;
+    };
+    // Both nodes hold every shard; a node request gives up after 1 s.
+    let m = loaded(&nodes, 2, |_| 0, "[upstream]\nrequest_timeout_ms = 1000\n");
+    let hits = |m: &Miroir| search(m, json!({}))["hits"].as_array().unwrap().len();
+    assert_eq!(hits(&m), 20);
+    // The second node too slow to take the write (marked unhealthy first, so that the read of
+    // the settings to restore goes to the first); the first applies it 2 s after it arrives.
+    second.set_fault(Fault::Delay(Duration::from_secs(2)));
+    std::thread::sleep(Duration::from_millis(1000));
+    first.set_task_delay(Duration::from_millis(2000));
+    let sent = std::time::Instant::now();
+    let refused = send(
+        &m,
+        "PATCH",
+        "/indexes/movies/settings",
+        &json!({"distinctAttribute": "genres"}),
+    );
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    let answered = sent.elapsed();
+    assert!(answered < Duration::from_millis(1900), "{answered:?}");
+    second.set_fault(Fault::Down);
+    // The first node applies the write at 2 s and its restore (sent at ~1 s) at ~3 s: a search
+    // in between reads the written settings, and distinct by genre leaves 4 hits.
+    std::thread::sleep(Duration::from_millis(2300).saturating_sub(sent.elapsed()));
+    let between: Vec<usize> = (0..8).map(|_| hits(&m)).collect();
+    assert!(
+        between.contains(&4),
+        "no search read the settings between the write and its restore: {between:?} ({:?})",
+        sent.elapsed()
+    );
+    let restored = wait_for(Duration::from_secs(10), || {
+        node_get(&nodes[0], "/indexes/movies/settings")["distinctAttribute"]
+            .is_null()
+            .then_some(())
+    });
+    assert!(restored.is_some(), "the first node was not restored");
+    // Once the node has applied the restore, no core keeps what it read before (the cache
+    // would otherwise keep it for its 60 s).
+    let fresh = wait_for(Duration::from_secs(5), || {
+        let seen: Vec<usize> = (0..8).map(|_| hits(&m)).collect();
+        seen.iter().all(|&n| n == 20).then_some(seen)
+    });
+    assert!(fresh.is_some(), "searches kept the rolled-back settings");
+}
+
+#[test]
 fn a_slow_node_does_not_hold_a_search_past_its_deadline() {
     let nodes = start_nodes(3, NODE_KEY);
     let Some(slow) = nodes[0].double() else {
