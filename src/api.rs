@@ -75,10 +75,9 @@ impl IndexSettings {
             .filter_map(Value::as_str)
             .map(str::to_owned)
             .collect();
-        let sorts_by_rule = ranking_rules.iter().any(|r| {
-            r.rsplit_once(':')
-                .is_some_and(|(field, dir)| !field.is_empty() && matches!(dir, "asc" | "desc"))
-        });
+        let sorts_by_rule = ranking_rules
+            .iter()
+            .any(|r| miroir_merge::federation::is_sort_rule(r));
         let count = |section: &str, key: &str, default: usize| {
             value
                 .get(section)

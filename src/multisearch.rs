@@ -201,8 +201,10 @@ struct Shown {
     score: bool,
     details: bool,
     /// The index's primary key was added to the client's `attributesToRetrieve` (federated
-    /// search tells documents apart by it) and is removed from the hits again.
-    primary_key: bool,
+    /// search tells documents apart by it) and is removed from the hits again: `Some(true)`
+    /// when it also goes from `_formatted` (the query neither highlights nor crops it, which
+    /// would show it there in Meilisearch).
+    primary_key: Option<bool>,
 }
 
 /// Adds `primary_key` to a federated query's `attributesToRetrieve` when the list leaves it
@@ -212,20 +214,18 @@ fn retrieve_primary_key(params: &mut Map<String, Value>, primary_key: &str) -> b
     let Some(Value::Array(fields)) = params.get_mut("attributesToRetrieve") else {
         return false;
     };
-    let covered = fields
-        .iter()
-        .filter_map(Value::as_str)
-        .any(|f| f == primary_key || f.contains('*'));
-    if covered || fields.iter().any(|f| !f.is_string()) {
+    let leaves_out =
+        crate::search::retrieve_leaves_out(fields.iter().filter_map(Value::as_str), primary_key);
+    if !leaves_out || fields.iter().any(|f| !f.is_string()) {
         return false;
     }
     fields.push(Value::from(primary_key));
     true
 }
 
-/// Removes the primary key [`retrieve_primary_key`] added from the hit, and from its
-/// `_formatted` unless the query highlights or crops it (Meilisearch shows it there then).
-fn drop_primary_key(hit: &mut Value, primary_key: &str, params: &Map<String, Value>) {
+/// Whether the query highlights or crops `field`, which shows it in `_formatted` whatever is
+/// retrieved.
+fn formatted_shows(params: &Map<String, Value>, field: &str) -> bool {
     let names = |key: &str| {
         params
             .get(key)
@@ -234,14 +234,19 @@ fn drop_primary_key(hit: &mut Value, primary_key: &str, params: &Map<String, Val
             .flatten()
             .filter_map(Value::as_str)
     };
-    let formatted_shows = crate::search::formatted_shows(
+    crate::search::formatted_shows(
         names("attributesToHighlight"),
         names("attributesToCrop"),
-        primary_key,
-    );
+        field,
+    )
+}
+
+/// Removes the primary key [`retrieve_primary_key`] added from the hit, and from its
+/// `_formatted` when `from_formatted`.
+fn drop_primary_key(hit: &mut Value, primary_key: &str, from_formatted: bool) {
     if let Some(obj) = hit.as_object_mut() {
         obj.shift_remove(primary_key);
-        if !formatted_shows {
+        if from_formatted {
             if let Some(formatted) = obj.get_mut("_formatted").and_then(Value::as_object_mut) {
                 formatted.shift_remove(primary_key);
             }
@@ -398,20 +403,9 @@ fn add_federation(hit: &mut Map<String, Value>, federation: Value, shown: Shown)
 /// only for a hybrid search with `semanticRatio` 1, or with a `vector` (or `media`) and no
 /// `q`, unless the ratio is 0; keyword when `q` is not empty; placeholder otherwise.
 fn query_kind(params: &Map<String, Value>) -> QueryKind {
-    let set = |k: &str| params.get(k).is_some_and(|v| !v.is_null());
     let q = params.get("q").and_then(Value::as_str);
-    let placeholder = q.is_none_or(|q| q.trim().is_empty());
-    let ratio = params.get("hybrid").filter(|h| !h.is_null()).map(|h| {
-        h.get("semanticRatio")
-            .and_then(Value::as_f64)
-            .unwrap_or(DEFAULT_SEMANTIC_RATIO)
-    });
-    let semantic = match ratio {
-        None | Some(0.0) => false,
-        Some(_) if placeholder && !set("vector") && !set("media") => false,
-        Some(1.0) => true,
-        Some(_) => placeholder,
-    };
+    let semantic = semantic_search(params)
+        && (semantic_ratio(params) == Some(1.0) || placeholder_query(params));
     if semantic {
         QueryKind::Vector
     } else if q.is_some_and(|q| !q.is_empty()) {
@@ -428,20 +422,25 @@ fn query_kind(params: &Map<String, Value>) -> QueryKind {
 /// keyword-only, which make a federated search answer `semanticHitCount`.
 fn semantic_search(params: &Map<String, Value>) -> bool {
     let set = |k: &str| params.get(k).is_some_and(|v| !v.is_null());
-    let placeholder = params
+    semantic_ratio(params).is_some_and(|ratio| ratio != 0.0)
+        && (!placeholder_query(params) || set("vector") || set("media"))
+}
+
+/// A hybrid query's `semanticRatio` (Meilisearch's default when it is not given).
+fn semantic_ratio(params: &Map<String, Value>) -> Option<f64> {
+    params.get("hybrid").filter(|h| !h.is_null()).map(|h| {
+        h.get("semanticRatio")
+            .and_then(Value::as_f64)
+            .unwrap_or(DEFAULT_SEMANTIC_RATIO)
+    })
+}
+
+/// No `q`, or only whitespace.
+fn placeholder_query(params: &Map<String, Value>) -> bool {
+    params
         .get("q")
         .and_then(Value::as_str)
-        .is_none_or(|q| q.trim().is_empty());
-    let ratio_not_zero = params
-        .get("hybrid")
-        .filter(|h| !h.is_null())
-        .is_some_and(|h| {
-            h.get("semanticRatio")
-                .and_then(Value::as_f64)
-                .unwrap_or(DEFAULT_SEMANTIC_RATIO)
-                != 0.0
-        });
-    ratio_not_zero && (!placeholder || set("vector") || set("media"))
+        .is_none_or(|q| q.trim().is_empty())
 }
 
 /// Whether `q` has a word to find outside its negative parts (Meilisearch's: a `-` at the start
@@ -570,11 +569,13 @@ impl Api {
             let mut shown = Shown {
                 score: show("showRankingScore"),
                 details: show("showRankingScoreDetails"),
-                primary_key: false,
+                primary_key: None,
             };
             if let Some(f) = federation {
                 if let Some(pk) = self.primary_key(&uid) {
-                    shown.primary_key = retrieve_primary_key(&mut params, &pk);
+                    if retrieve_primary_key(&mut params, &pk) {
+                        shown.primary_key = Some(!formatted_shows(&params, &pk));
+                    }
                 }
                 params.remove("page");
                 params.remove("hitsPerPage");
@@ -783,7 +784,7 @@ impl Api {
             else {
                 break;
             };
-            let (uid, added_key) = prepared.get(q).map_or(("", false), |(uid, _, _, shown)| {
+            let (uid, added_key) = prepared.get(q).map_or(("", None), |(uid, _, _, shown)| {
                 (uid.as_str(), shown.primary_key)
             });
             let primary_key = primary_keys.get(q).and_then(Option::as_deref);
@@ -802,10 +803,8 @@ impl Api {
                     semantic_hits += 1;
                 }
                 let mut hit = hit.hit;
-                if let (true, Some(pk), Some((_, params, ..))) =
-                    (added_key, primary_key, prepared.get(q))
-                {
-                    drop_primary_key(&mut hit, pk, params);
+                if let (Some(from_formatted), Some(pk)) = (added_key, primary_key) {
+                    drop_primary_key(&mut hit, pk, from_formatted);
                 }
                 page.push(hit);
             }
@@ -1161,7 +1160,7 @@ mod tests {
         let shown = Shown {
             score: false,
             details: false,
-            primary_key: false,
+            primary_key: None,
         };
         let prepared: Vec<Prepared> = ["b", "a", "b", "a"]
             .iter()

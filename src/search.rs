@@ -343,7 +343,9 @@ impl Api {
             !field.contains('.')
                 && params
                     .strings("attributesToRetrieve")
-                    .is_some_and(|fields| !fields.iter().any(|f| f == field || f.contains('*')))
+                    .is_some_and(|fields| {
+                        retrieve_leaves_out(fields.iter().map(String::as_str), field)
+                    })
         });
         // Highlighted or cropped, Meilisearch shows it in `_formatted` whatever is retrieved.
         let hidden_field_formatted = hidden_field.is_some_and(|field| {
@@ -451,10 +453,14 @@ impl Api {
                 self.metrics
                     .scatter(fan_out_total, page_partial, retries_total, missing as u64);
             };
+            // A complete earlier page answers when this round fares worse.
+            let keep_earlier = |page: Searched| {
+                record(!page.missing_shards.is_empty(), page.missing_shards.len());
+                Ok(page)
+            };
             if partial {
                 if let Some(page) = earlier.take() {
-                    record(!page.missing_shards.is_empty(), page.missing_shards.len());
-                    return Ok(page);
+                    return keep_earlier(page);
                 }
             }
             if partial
@@ -487,8 +493,7 @@ impl Api {
                 Ok(stats) => stats,
                 Err(err) => {
                     if let Some(page) = earlier.take() {
-                        record(!page.missing_shards.is_empty(), page.missing_shards.len());
-                        return Ok(page);
+                        return keep_earlier(page);
                     }
                     record(partial, uncovered.len());
                     return Err(Response::error(
@@ -647,6 +652,15 @@ impl Api {
             client_error,
         }
     }
+}
+
+/// Whether an `attributesToRetrieve` list leaves `field` out: it names neither the field nor a
+/// `*` pattern (which may cover it).
+pub(crate) fn retrieve_leaves_out<'s>(
+    fields: impl IntoIterator<Item = &'s str>,
+    field: &str,
+) -> bool {
+    !fields.into_iter().any(|f| f == field || f.contains('*'))
 }
 
 /// Whether Meilisearch shows `field` in `_formatted` whatever is retrieved:

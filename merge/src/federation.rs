@@ -84,6 +84,11 @@ enum Note {
     TruncatedVector { vector: usize, from: usize },
 }
 
+/// Whether a ranking rule (or sort entry) is a sort rule: `<field>:asc|desc` or a geo point's.
+pub fn is_sort_rule(rule: &str) -> bool {
+    sort_entry(rule).is_some()
+}
+
 /// One entry of a sort list: a field, or a `_geoPoint(..)`.
 fn sort_entry(entry: &str) -> Option<(Option<&str>, bool)> {
     let (target, dir) = entry.rsplit_once(':')?;
