@@ -335,6 +335,22 @@ pub(crate) fn cmp_comp(a: &Comp<'_>, b: &Comp<'_>) -> Ordering {
 /// Lexicographic over the rules; a hit missing a rule ranks after one that has it.
 pub(crate) fn cmp_comps(a: &[Comp<'_>], b: &[Comp<'_>]) -> Ordering {
     for (x, y) in a.iter().zip(b) {
+        // Most rules before the deciding one hold the same fixed-point number on both sides:
+        // stepped over without the full comparison.
+        match (x, y) {
+            (Comp::Rank(Num::Fixed(p)), Comp::Rank(Num::Fixed(q)))
+            | (
+                Comp::Sort {
+                    val: SortVal::Num(Num::Fixed(p)),
+                    ..
+                },
+                Comp::Sort {
+                    val: SortVal::Num(Num::Fixed(q)),
+                    ..
+                },
+            ) if p == q => continue,
+            _ => {}
+        }
         let o = cmp_comp(x, y);
         if o != Ordering::Equal {
             return o;
