@@ -311,23 +311,12 @@ impl<'a> Head<'a> {
         // End of the last cut, to know whether a removed member's leading comma is still free.
         let mut last_cut_end = 0usize;
         let end = scan::scan_object(b, self.start, |key_start| {
-            let (key_end, escape_free) = walk::skip_string_escape_free(b, key_start)?;
-            let colon = ws(b, key_end);
-            if b.get(colon) != Some(&b':') {
-                return Err(Bad(colon));
-            }
-            let vs = ws(b, colon + 1);
-            let key = b.get(key_start + 1..key_end - 1).ok_or(Bad(key_start))?;
-            // Escaped keys (rare) are decoded once; plain ones compared as they are.
-            let decoded;
-            let name: &[u8] = if !escape_free && key.contains(&b'\\') {
-                decoded = walk::decode_str(key).ok_or(Bad(key_start))?;
-                decoded.as_bytes()
-            } else {
-                key
+            let (member, vs) = match HitMember::compact_at(b, key_start) {
+                Some(known) => known,
+                None => HitMember::read_key(b, key_start)?,
             };
-            let (value_end, remove) = match name {
-                b"_rankingScore" => {
+            let (value_end, remove) = match member {
+                HitMember::Score => {
                     // Usually `0.ddd…`: read and validated in one pass.
                     let fast = key::fixed_at(b, vs).filter(|&(_, end)| {
                         matches!(b.get(end), Some(b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t'))
@@ -348,7 +337,7 @@ impl<'a> Head<'a> {
                     };
                     (ve, !ctx.show_score)
                 }
-                b"_rankingScoreDetails" => {
+                HitMember::Details => {
                     let ve = if b.get(vs) == Some(&b'{') {
                         *has_details = true;
                         if want_details {
@@ -362,10 +351,10 @@ impl<'a> Head<'a> {
                     };
                     (ve, !ctx.show_details)
                 }
-                b"_formatted" | b"_matchesPosition" if b.get(vs) == Some(&b'{') => {
+                HitMember::Formatted { matches_position } if b.get(vs) == Some(&b'{') => {
                     nested.clear();
                     // `_matchesPosition` covers every displayed field, whatever is retrieved.
-                    let also = ctx.hidden_field_formatted.filter(|_| name == b"_formatted");
+                    let also = ctx.hidden_field_formatted.filter(|_| !matches_position);
                     let ve = strip_reserved_members(b, vs, vd, also, nested)?;
                     cuts.extend_from_slice(nested);
                     if let Some(&(_, e)) = nested.last() {
@@ -373,10 +362,8 @@ impl<'a> Head<'a> {
                     }
                     (ve, false)
                 }
-                _ => (
-                    skip_value(b, vs, vd)?,
-                    name.starts_with(RESERVED_PREFIX.as_bytes()),
-                ),
+                HitMember::Reserved => (skip_value(b, vs, vd)?, true),
+                HitMember::Formatted { .. } | HitMember::Other => (skip_value(b, vs, vd)?, false),
             };
             // A member the merge reads must be followed by the next member or the hit's end.
             if !matches!(b.get(ws(b, value_end)), Some(b',' | b'}')) {
@@ -409,6 +396,74 @@ impl<'a> Head<'a> {
                 Ok(())
             }
         }
+    }
+}
+
+/// What a top-level member of a hit is to the merge.
+#[derive(Clone, Copy)]
+enum HitMember {
+    /// `_rankingScore`.
+    Score,
+    /// `_rankingScoreDetails`.
+    Details,
+    /// `_formatted` (or `_matchesPosition`), whose reserved members are cut.
+    Formatted { matches_position: bool },
+    /// A `_miroir_*` member: always cut.
+    Reserved,
+    /// Anything else: copied as it is.
+    Other,
+}
+
+impl HitMember {
+    /// The members every hit has, as Meilisearch writes them (`"name":`, no escapes or
+    /// whitespace), recognised with one 16-byte comparison: the member and its value's start.
+    #[inline(always)]
+    fn compact_at(b: &[u8], key_start: usize) -> Option<(HitMember, usize)> {
+        let head = b.get(key_start..key_start + 16)?;
+        let (member, colon_end) = if head == b"\"_rankingScore\":" {
+            (HitMember::Score, key_start + 16)
+        } else if head == b"\"_miroir_shard\":" {
+            (HitMember::Reserved, key_start + 16)
+        } else if head == b"\"_rankingScoreDe"
+            && b.get(key_start + 16..key_start + 23) == Some(b"tails\":")
+        {
+            (HitMember::Details, key_start + 23)
+        } else {
+            return None;
+        };
+        Some((member, ws(b, colon_end)))
+    }
+
+    /// Any member key at `b[key_start]` (validated, escapes decoded): the member and its
+    /// value's start.
+    fn read_key(b: &[u8], key_start: usize) -> walk::R<(HitMember, usize)> {
+        let (key_end, escape_free) = walk::skip_string_escape_free(b, key_start)?;
+        let colon = ws(b, key_end);
+        if b.get(colon) != Some(&b':') {
+            return Err(Bad(colon));
+        }
+        let key = b.get(key_start + 1..key_end - 1).ok_or(Bad(key_start))?;
+        // Escaped keys (rare) are decoded once; plain ones compared as they are.
+        let decoded;
+        let name: &[u8] = if !escape_free && key.contains(&b'\\') {
+            decoded = walk::decode_str(key).ok_or(Bad(key_start))?;
+            decoded.as_bytes()
+        } else {
+            key
+        };
+        let member = match name {
+            b"_rankingScore" => HitMember::Score,
+            b"_rankingScoreDetails" => HitMember::Details,
+            b"_formatted" => HitMember::Formatted {
+                matches_position: false,
+            },
+            b"_matchesPosition" => HitMember::Formatted {
+                matches_position: true,
+            },
+            _ if name.starts_with(RESERVED_PREFIX.as_bytes()) => HitMember::Reserved,
+            _ => HitMember::Other,
+        };
+        Ok((member, ws(b, colon + 1)))
     }
 }
 
