@@ -5,7 +5,7 @@
 //! 1. a [`Template`] learnt from the first compact details object of the merge: the bytes
 //!    between the values (rule names, field names, `order`s) are the same in every hit of one
 //!    search, so a later hit is matched against them and only its values are read — and only
-//!    from where its bytes part from the previous hit of its node list ([`LastRead`]);
+//!    the values where its bytes differ from the previous hit of its node list ([`LastRead`]);
 //! 2. a one-pass reader for the compact form Meilisearch writes (no whitespace, no escapes,
 //!    each rule an object of scalars);
 //! 3. the general reader on the structural scanner (any valid JSON).
@@ -240,15 +240,15 @@ impl DetailsReader {
 /// The last details object a [`Template`] read in one node list, and where each of its values
 /// ended. A node list is sorted by the rules, so neighbouring hits mostly share their leading
 /// rules' values: the next hit's details usually start with many of the same bytes (about 60 %
-/// in the merge benches), and the values inside that shared run, already validated and read
-/// into the key, are taken over instead of read again.
+/// in the merge benches), and later values often repeat too (fields such as `matchType`,
+/// `maxMatchingWords`). Values inside a run of equal bytes, already validated and read into
+/// the key, are taken over instead of read again.
 #[derive(Default)]
 pub(crate) struct LastRead<'a> {
     /// The object's bytes; empty when the last hit was not read by the template.
     details: &'a [u8],
-    /// Per value of the template: its end (relative to the object's start) and the number of
-    /// key components read up to it.
-    value_ends: Vec<(usize, usize)>,
+    /// Per value of the template: its end (relative to the object's start).
+    value_ends: Vec<usize>,
 }
 
 impl LastRead<'_> {
@@ -471,8 +471,11 @@ fn mark_key_slot(rule: &mut [Span], desc: bool) {
 pub(crate) struct Template {
     /// The literal bytes, one run before each value and one after the last.
     bytes: Vec<u8>,
-    /// Per value: the end in `bytes` of the run before it, and how to read it.
-    values: Vec<(usize, Slot)>,
+    /// Per value: the end in `bytes` of the run before it, how to read it, and the index of
+    /// its key component (when it makes one).
+    values: Vec<(usize, Slot, usize)>,
+    /// Key components per object.
+    comps: usize,
 }
 
 impl Template {
@@ -484,29 +487,32 @@ impl Template {
         let mut bytes = Vec::with_capacity(end - s);
         let mut values = Vec::with_capacity(spans.len());
         let mut from = s;
+        let mut keyed = 0;
         for sp in spans.iter().filter(|sp| sp.field != Field::Order) {
             bytes.extend_from_slice(b.get(from..sp.start)?);
-            values.push((bytes.len(), sp.slot));
+            values.push((bytes.len(), sp.slot, keyed));
+            if !matches!(sp.slot, Slot::Skip | Slot::Number) {
+                keyed += 1;
+            }
             from = sp.end;
         }
         bytes.extend_from_slice(b.get(from..end)?);
-        let keyed = values
-            .iter()
-            .filter(|(_, slot)| !matches!(slot, Slot::Skip | Slot::Number))
-            .count();
         let rules = spans.iter().filter(|sp| sp.field == Field::Order).count();
         // Every rule keyed, every keyed value a component (a `null` score is none, and a later
         // number there would shift the rules), and at least one value to read.
-        (keyed > 0 && keyed >= rules && keyed == comps).then_some(Template { bytes, values })
+        (keyed > 0 && keyed >= rules && keyed == comps).then_some(Template {
+            bytes,
+            values,
+            comps,
+        })
     }
 
     /// The key of the details object at `b[s..]` if it has this layout (same bytes between
     /// the values, values of the same kinds); its end. `None`: read it another way (`last`
     /// and `comps` are then left half-written: the caller forgets them).
     ///
-    /// The values that end inside the run of bytes the object shares with `last` (the separator
-    /// after them included) are the same values, already checked and read: their components
-    /// are kept and the read starts after them.
+    /// When `last` holds the previous hit of the node list, only the values that differ from
+    /// it are read ([`Template::read_changes`]); otherwise all of them.
     fn read<'a>(
         &self,
         b: &'a [u8],
@@ -514,67 +520,119 @@ impl Template {
         comps: &mut Vec<Comp<'a>>,
         last: &mut LastRead<'a>,
     ) -> Option<usize> {
-        let shared = if last.details.is_empty() {
-            0
-        } else {
-            common_prefix(last.details, b.get(s..)?)
-        };
-        let kept = last
-            .value_ends
-            .iter()
-            .take_while(|&&(end, _)| end < shared)
-            .count();
-        let (mut i, mut run) = match kept.checked_sub(1).and_then(|k| {
-            let &(end, comps_then) = last.value_ends.get(k)?;
-            Some((end, comps_then, self.values.get(k)?.0))
-        }) {
-            Some((end, comps_then, run_end)) => {
-                comps.truncate(comps_then);
-                (s + end, run_end)
-            }
-            None => {
-                comps.clear();
-                (s, 0)
-            }
-        };
-        last.value_ends.truncate(kept);
-        for &(run_end, slot) in self.values.get(kept..)? {
+        if !last.details.is_empty()
+            && last.value_ends.len() == self.values.len()
+            && comps.len() == self.comps
+        {
+            return self.read_changes(b, s, comps, last);
+        }
+        comps.clear();
+        last.value_ends.clear();
+        let mut i = s;
+        let mut run = 0;
+        for &(run_end, slot, _) in &self.values {
             i = literal_at(b, i, self.bytes.get(run..run_end)?)?;
             run = run_end;
-            i = match slot {
-                Slot::Skip => compact_scalar_end(b, i)?,
-                Slot::Number => compact_number(b, i)?.1,
-                Slot::Rank => {
-                    let (n, e) = compact_number(b, i)?;
-                    comps.push(Comp::Rank(n?));
-                    e
-                }
-                Slot::Distance { desc } => {
-                    let (n, e) = compact_number(b, i)?;
-                    comps.push(Comp::Sort {
-                        desc,
-                        val: SortVal::Num(n?),
-                    });
-                    e
-                }
-                Slot::Value { desc } => {
-                    let (val, e) = match fixed_before_separator(b, i) {
-                        Some((v, e)) => (SortVal::Num(Num::Fixed(v)), e),
-                        None => {
-                            let e = compact_scalar_end(b, i)?;
-                            (read_sort_val(b, i, e, desc).ok()?, e)
-                        }
-                    };
-                    comps.push(Comp::Sort { desc, val });
-                    e
-                }
-            };
-            last.value_ends.push((i - s, comps.len()));
+            let (end, comp) = read_value(b, i, slot)?;
+            if let Some(c) = comp {
+                comps.push(c);
+            }
+            i = end;
+            last.value_ends.push(i - s);
         }
         let end = literal_at(b, i, self.bytes.get(run..)?)?;
         last.details = b.get(s..end)?;
         Some(end)
     }
+
+    /// [`Template::read`] against the previous hit's details (`last`, whose key `comps` holds):
+    /// the two are compared 16 bytes at a time, and the values inside a run of equal bytes
+    /// (the separator after them included) are the same values, already checked and read, so
+    /// their components stay. Only a value where the bytes part is read; the comparison then
+    /// resumes after it, aligned on the previous hit's end of that value. A difference in the
+    /// bytes between values means another layout.
+    fn read_changes<'a>(
+        &self,
+        b: &'a [u8],
+        s: usize,
+        comps: &mut [Comp<'a>],
+        last: &mut LastRead<'a>,
+    ) -> Option<usize> {
+        let prev = last.details;
+        let body = b.get(s..)?;
+        // Offsets from the objects' starts: `p` in the previous object, `i` in this one, at the
+        // same point of the layout; `j` is the next value, and `prev_before` where the previous
+        // object's value `j - 1` ended.
+        let (mut p, mut i, mut j, mut prev_before) = (0usize, 0usize, 0usize, 0usize);
+        loop {
+            let reach = p + common_prefix(prev.get(p..)?, body.get(i..)?);
+            // This object's offsets are the previous one's plus `i - p` up to `reach`.
+            let shift = i.wrapping_sub(p);
+            while let Some(end) = last.value_ends.get_mut(j) {
+                if *end >= reach {
+                    break;
+                }
+                prev_before = *end;
+                *end = end.wrapping_add(shift);
+                j += 1;
+            }
+            let Some(&(run_end, slot, comp_at)) = self.values.get(j) else {
+                // Every value read or the same: so is the rest, if it is inside the equal bytes.
+                if reach != prev.len() {
+                    return None;
+                }
+                let end = s + prev.len().wrapping_add(shift);
+                last.details = b.get(s..end)?;
+                return Some(end);
+            };
+            let run_start = match j.checked_sub(1) {
+                Some(k) => self.values.get(k)?.0,
+                None => 0,
+            };
+            let value_start = prev_before + (run_end - run_start);
+            if reach < value_start {
+                return None;
+            }
+            let (end, comp) = read_value(b, s + value_start.wrapping_add(shift), slot)?;
+            if let Some(c) = comp {
+                *comps.get_mut(comp_at)? = c;
+            }
+            let value_end = last.value_ends.get_mut(j)?;
+            p = *value_end;
+            prev_before = p;
+            i = end - s;
+            *value_end = i;
+            j += 1;
+        }
+    }
+}
+
+/// The value of `slot` at `b[i]`: its end, and the key component it makes, if any.
+#[inline(always)]
+fn read_value(b: &[u8], i: usize, slot: Slot) -> Option<(usize, Option<Comp<'_>>)> {
+    Some(match slot {
+        Slot::Skip => (compact_scalar_end(b, i)?, None),
+        Slot::Number => (compact_number(b, i)?.1, None),
+        Slot::Rank => {
+            let (n, e) = compact_number(b, i)?;
+            (e, Some(Comp::Rank(n?)))
+        }
+        Slot::Distance { desc } => {
+            let (n, e) = compact_number(b, i)?;
+            let val = SortVal::Num(n?);
+            (e, Some(Comp::Sort { desc, val }))
+        }
+        Slot::Value { desc } => {
+            let (val, e) = match fixed_before_separator(b, i) {
+                Some((v, e)) => (SortVal::Num(Num::Fixed(v)), e),
+                None => {
+                    let e = compact_scalar_end(b, i)?;
+                    (read_sort_val(b, i, e, desc).ok()?, e)
+                }
+            };
+            (e, Some(Comp::Sort { desc, val }))
+        }
+    })
 }
 
 /// `b[i..]` starts with `lit`: the index after it. Eight bytes at a time (runs here are mostly
