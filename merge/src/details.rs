@@ -264,32 +264,45 @@ impl LastRead<'_> {
 #[inline(always)]
 fn common_prefix(x: &[u8], y: &[u8]) -> usize {
     let n = x.len().min(y.len());
-    let (x, y) = (
-        x.get(..n).unwrap_or_default(),
-        y.get(..n).unwrap_or_default(),
-    );
-    let mut k = 0;
     #[cfg(target_arch = "x86_64")]
-    for (a, b) in x.chunks_exact(16).zip(y.chunks_exact(16)) {
-        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8};
-        // SAFETY: SSE2 is part of the x86_64 baseline; each chunk is 16 readable bytes and
-        // `_mm_loadu_si128` allows unaligned loads.
-        let equal = unsafe {
-            _mm_movemask_epi8(_mm_cmpeq_epi8(
-                _mm_loadu_si128(a.as_ptr().cast::<__m128i>()),
-                _mm_loadu_si128(b.as_ptr().cast::<__m128i>()),
-            ))
-        } as u32;
-        if equal != 0xFFFF {
-            return k + (!equal).trailing_zeros() as usize;
+    if n >= 16 {
+        let mut k = 0;
+        while k + 16 <= n {
+            // SAFETY: `k + 16 <= n`, the shorter length.
+            let equal = unsafe { equal_bytes16(x, y, k) };
+            if equal != 0xFFFF {
+                return k + (!equal).trailing_zeros() as usize;
+            }
+            k += 16;
         }
-        k += 16;
+        // The last 16 bytes, overlapping bytes already found equal.
+        // SAFETY: `n >= 16`, so `n - 16 + 16 <= n`.
+        let equal = unsafe { equal_bytes16(x, y, n - 16) };
+        return if equal == 0xFFFF {
+            n
+        } else {
+            n - 16 + (!equal).trailing_zeros() as usize
+        };
     }
-    let (x, y) = (
-        x.get(k..).unwrap_or_default(),
-        y.get(k..).unwrap_or_default(),
-    );
-    k + x.iter().zip(y).take_while(|(a, b)| a == b).count()
+    x.iter().zip(y).take_while(|(a, b)| a == b).count()
+}
+
+/// Bit `k` set when `x[at + k] == y[at + k]`, for the 16 bytes at `at`.
+///
+/// # Safety
+/// `at + 16` must be at most the length of both slices.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn equal_bytes16(x: &[u8], y: &[u8], at: usize) -> u32 {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8};
+    // SAFETY: both loads read 16 bytes inside their slices (the caller's guarantee); SSE2 is
+    // part of the x86_64 baseline and `_mm_loadu_si128` allows unaligned loads.
+    unsafe {
+        _mm_movemask_epi8(_mm_cmpeq_epi8(
+            _mm_loadu_si128(x.as_ptr().add(at).cast::<__m128i>()),
+            _mm_loadu_si128(y.as_ptr().add(at).cast::<__m128i>()),
+        )) as u32
+    }
 }
 
 /// End of the scalar at `b[i]` in compact JSON: the characters of a number, a plain ASCII string
