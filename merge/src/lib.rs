@@ -371,7 +371,12 @@ impl<'a> Head<'a> {
             }
             if remove {
                 let cut = member_cut(b, key_start, value_end, last_cut_end);
-                cuts.push(cut);
+                // Removed members in a row (`_miroir_shard`, `_rankingScore`, details) make one
+                // cut.
+                match cuts.last_mut() {
+                    Some(prev) if prev.1 == cut.0 => prev.1 = cut.1,
+                    _ => cuts.push(cut),
+                }
                 last_cut_end = cut.1;
             }
             Ok(value_end)
