@@ -386,15 +386,33 @@ fn scan_object_in<const AVX2: bool, F: FnMut(usize) -> R<usize>>(
                 && matches!(b.get(ws_back(b, pos).wrapping_sub(1)), Some(b'{' | b','))
             {
                 // A key (a string at depth 1 after `{` or `,`, not after `:`).
-                let resume = on_key(pos)?;
+                let mut resume = on_key(pos)?;
                 if resume <= pos {
                     return Err(Bad(pos));
                 }
-                // The member was the object's last (`_rankingScoreDetails` usually is): done,
-                // without classifying another block.
-                let after = crate::walk::ws(b, resume);
-                if b.get(after) == Some(&b'}') {
-                    return Ok(after + 1);
+                // The members right after it that are read too (`_rankingScore` and its details
+                // follow `_miroir_shard`) are read at once, without classifying their bytes;
+                // when the last one read is the object's last, the object ends there.
+                loop {
+                    let after = crate::walk::ws(b, resume);
+                    match b.get(after) {
+                        Some(b'}') => return Ok(after + 1),
+                        Some(b',') => {
+                            let key = crate::walk::ws(b, after + 1);
+                            if b.get(key) == Some(&b'"')
+                                && matches!(b.get(key + 1), Some(b'_' | b'\\'))
+                            {
+                                let next = on_key(key)?;
+                                if next <= key {
+                                    return Err(Bad(key));
+                                }
+                                resume = next;
+                                continue;
+                            }
+                        }
+                        _ => {}
+                    }
+                    break;
                 }
                 if resume < at + 64 {
                     // Still in this block, whose masks hold (its strings were followed through
