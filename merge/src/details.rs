@@ -260,13 +260,25 @@ impl LastRead<'_> {
     }
 }
 
-/// The length of the common prefix of `x` and `y` (16 bytes at a time on x86_64).
+/// The length of the common prefix of `x` and `y`: 16 bytes at a time on x86_64, 32 with
+/// `AVX2` (only in code compiled for it, after [`crate::scan::has_avx2`] said yes).
 #[inline(always)]
-fn common_prefix(x: &[u8], y: &[u8]) -> usize {
+fn common_prefix<const AVX2: bool>(x: &[u8], y: &[u8]) -> usize {
     let n = x.len().min(y.len());
     #[cfg(target_arch = "x86_64")]
     if n >= 16 {
         let mut k = 0;
+        if AVX2 {
+            while k + 32 <= n {
+                // SAFETY: `k + 32 <= n`, the shorter length; AVX2 = true only in functions
+                // compiled for AVX2, run after `has_avx2()`.
+                let equal = unsafe { equal_bytes32(x, y, k) };
+                if equal != u32::MAX {
+                    return k + (!equal).trailing_zeros() as usize;
+                }
+                k += 32;
+            }
+        }
         while k + 16 <= n {
             // SAFETY: `k + 16 <= n`, the shorter length.
             let equal = unsafe { equal_bytes16(x, y, k) };
@@ -301,6 +313,24 @@ unsafe fn equal_bytes16(x: &[u8], y: &[u8], at: usize) -> u32 {
         _mm_movemask_epi8(_mm_cmpeq_epi8(
             _mm_loadu_si128(x.as_ptr().add(at).cast::<__m128i>()),
             _mm_loadu_si128(y.as_ptr().add(at).cast::<__m128i>()),
+        )) as u32
+    }
+}
+
+/// [`equal_bytes16`] for 32 bytes.
+///
+/// # Safety
+/// `at + 32` must be at most the length of both slices, and the CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn equal_bytes32(x: &[u8], y: &[u8], at: usize) -> u32 {
+    use std::arch::x86_64::{__m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8};
+    // SAFETY: both loads read 32 bytes inside their slices and the CPU has AVX2 (the caller's
+    // guarantees); `_mm256_loadu_si256` allows unaligned loads.
+    unsafe {
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(
+            _mm256_loadu_si256(x.as_ptr().add(at).cast::<__m256i>()),
+            _mm256_loadu_si256(y.as_ptr().add(at).cast::<__m256i>()),
         )) as u32
     }
 }
@@ -571,6 +601,36 @@ impl Template {
         comps: &mut [Comp<'a>],
         last: &mut LastRead<'a>,
     ) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if crate::scan::has_avx2() {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { self.read_changes_avx2(b, s, comps, last) };
+        }
+        self.read_changes_in::<false>(b, s, comps, last)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn read_changes_avx2<'a>(
+        &self,
+        b: &'a [u8],
+        s: usize,
+        comps: &mut [Comp<'a>],
+        last: &mut LastRead<'a>,
+    ) -> Option<usize> {
+        self.read_changes_in::<true>(b, s, comps, last)
+    }
+
+    #[inline(always)]
+    fn read_changes_in<'a, const AVX2: bool>(
+        &self,
+        b: &'a [u8],
+        s: usize,
+        comps: &mut [Comp<'a>],
+        last: &mut LastRead<'a>,
+    ) -> Option<usize> {
         let prev = last.details;
         let body = b.get(s..)?;
         // Offsets from the objects' starts: `p` in the previous object, `i` in this one, at the
@@ -578,7 +638,7 @@ impl Template {
         // object's value `j - 1` ended.
         let (mut p, mut i, mut j, mut prev_before) = (0usize, 0usize, 0usize, 0usize);
         loop {
-            let reach = p + common_prefix(prev.get(p..)?, body.get(i..)?);
+            let reach = p + common_prefix::<AVX2>(prev.get(p..)?, body.get(i..)?);
             // This object's offsets are the previous one's plus `i - p` up to `reach`.
             let shift = i.wrapping_sub(p);
             while let Some(end) = last.value_ends.get_mut(j) {
@@ -915,6 +975,14 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn common_prefix_avx2(x: &[u8], y: &[u8]) -> usize {
+        common_prefix::<true>(x, y)
+    }
+
     proptest::proptest! {
         #[test]
         fn common_prefix_ends_at_the_first_difference(
@@ -929,8 +997,15 @@ mod tests {
             }
             y.truncate(keep);
             let want = x.iter().zip(&y).take_while(|(a, b)| a == b).count();
-            proptest::prop_assert_eq!(common_prefix(&x, &y), want);
-            proptest::prop_assert_eq!(common_prefix(&y, &x), want);
+            proptest::prop_assert_eq!(common_prefix::<false>(&x, &y), want);
+            proptest::prop_assert_eq!(common_prefix::<false>(&y, &x), want);
+            #[cfg(target_arch = "x86_64")]
+            if crate::scan::has_avx2() {
+                // SAFETY: the CPU has AVX2.
+                let (a, b) = unsafe { (common_prefix_avx2(&x, &y), common_prefix_avx2(&y, &x)) };
+                proptest::prop_assert_eq!(a, want);
+                proptest::prop_assert_eq!(b, want);
+            }
         }
     }
 
