@@ -362,7 +362,24 @@ impl<'a> Head<'a> {
                     }
                     (ve, false)
                 }
-                HitMember::Reserved => (skip_value(b, vs, vd)?, true),
+                HitMember::Reserved => {
+                    // Usually `_miroir_shard`'s small integer: a digit run without a leading
+                    // zero, followed by the next member or the end, is a valid number as it is.
+                    let digits = b.get(vs..).map_or(0, |v| {
+                        v.iter().take(8).take_while(|c| c.is_ascii_digit()).count()
+                    });
+                    let ve = vs + digits;
+                    let plain_int = (digits == 1 || (digits > 1 && b.get(vs) != Some(&b'0')))
+                        && matches!(b.get(ve), Some(b',' | b'}'));
+                    (
+                        if plain_int {
+                            ve
+                        } else {
+                            skip_value(b, vs, vd)?
+                        },
+                        true,
+                    )
+                }
                 HitMember::Formatted { .. } | HitMember::Other => (skip_value(b, vs, vd)?, false),
             };
             // A member the merge reads must be followed by the next member or the hit's end.

@@ -354,6 +354,43 @@ fn reserved_fields_are_cut_from_hits_and_formatted() {
 }
 
 #[test]
+fn reserved_member_values_are_validated_whatever_their_form() {
+    // `_miroir_shard`'s small integer is read by a shortcut; every other value by the walker.
+    let body = |value: &str| {
+        format!(
+            r#"{{"hits":[{{"id":1,"_miroir_shard":{value},"_rankingScore":0.5}}],"query":"","processingTimeMs":1,"limit":1,"offset":0,"estimatedTotalHits":1}}"#
+        )
+        .into_bytes()
+    };
+    for good in [
+        "0",
+        "7",
+        "12345678",
+        "123456789012",
+        "-3",
+        "1.5",
+        "2e3",
+        "\"x\"",
+        "{\"a\":[1]}",
+        "null",
+    ] {
+        let mut out = Vec::new();
+        merge_search(&MergeRequest::new(0, 1), &[&body(good)], &mut out)
+            .unwrap_or_else(|e| panic!("{good}: {e}"));
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.find("_miroir_"), None, "{good}: {text}");
+        assert!(text.starts_with(r#"{"hits":[{"id":1}],"#), "{good}: {text}");
+    }
+    for bad in ["01", "00", "1.", "-", "1e", "\"x", "tru", "1 2"] {
+        let mut out = Vec::new();
+        assert!(
+            merge_search(&MergeRequest::new(0, 1), &[&body(bad)], &mut out).is_err(),
+            "{bad} was taken"
+        );
+    }
+}
+
+#[test]
 fn strip_documents() {
     let mut out = Vec::new();
     strip_reserved_fields(
