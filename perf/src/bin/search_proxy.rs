@@ -12,7 +12,6 @@
 //! summary gives per-target medians: the machine is shared and noisy, and
 //! interleaving keeps slow phases from landing on one target only.
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -50,19 +49,36 @@ fn search_response() -> Vec<u8> {
 
 /// A fast keep-alive HTTP/1.1 upstream: searches get the canned answer,
 /// writes a summarized task, `/health` and anything else a small JSON. One
-/// thread per connection, blocking I/O: one `read` and one `write` per request
-/// (pipelined requests answered in one `write`), so the upstream's own cost —
-/// which every proxy in the comparison pays alike — stays small.
+/// io_uring runtime per CPU (the monoio runtime Miroir uses, with the same
+/// COOP_TASKRUN setup), each accepting connections from one shared listener
+/// and serving them as tasks: one read and one write per request (pipelined
+/// requests answered in one write), no thread per connection to wake. Every
+/// proxy in the comparison pays this upstream's cost alike, on the same cores,
+/// so the cheaper it is, the more of what is measured is the proxy.
 fn start_upstream() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let answers = std::sync::Arc::new(Answers::new());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let answers = answers.clone();
-            std::thread::spawn(move || serve(stream, &answers));
-        }
-    });
+    let answers: &'static Answers = Box::leak(Box::new(Answers::new()));
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for _ in 0..threads {
+        let listener = listener.try_clone().expect("listener clone");
+        std::thread::spawn(move || {
+            let mut urb = io_uring::IoUring::builder();
+            urb.setup_coop_taskrun();
+            let mut runtime = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                .with_entries(1024)
+                .uring_builder(urb)
+                .build()
+                .expect("io_uring runtime for the upstream");
+            runtime.block_on(async move {
+                let listener =
+                    monoio::net::TcpListener::from_std(listener).expect("upstream listener");
+                while let Ok((stream, _)) = listener.accept().await {
+                    monoio::spawn(serve(stream, answers));
+                }
+            });
+        });
+    }
     format!("http://{addr}")
 }
 
@@ -92,17 +108,28 @@ impl Answers {
     }
 }
 
-fn serve(mut stream: TcpStream, answers: &Answers) {
+async fn serve(mut stream: monoio::net::TcpStream, answers: &'static Answers) {
+    use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+    use std::os::fd::AsRawFd;
+    // monoio's io_uring accept does not ask for SOCK_CLOEXEC: without this, every
+    // wrk started later inherits these sockets, and its event loop (sized for its
+    // own connections) refuses descriptors that high ("Socket errors: connect").
+    // SAFETY: fcntl(2) on a descriptor this task owns.
+    unsafe {
+        libc::fcntl(stream.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC);
+    }
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut chunk = [0u8; 16 * 1024];
+    let mut chunk: Vec<u8> = Vec::with_capacity(16 * 1024);
     loop {
-        let n = match stream.read(&mut chunk) {
+        chunk.clear();
+        let (read, filled) = stream.read(chunk).await;
+        chunk = filled;
+        match read {
             Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
+            Ok(_) => buf.extend_from_slice(&chunk),
+        }
         // Answer every complete request in the buffer.
         let mut used = 0;
         while let Some(len) = request_len(&buf[used..]) {
@@ -118,7 +145,9 @@ fn serve(mut stream: TcpStream, answers: &Answers) {
         }
         buf.drain(..used);
         if !out.is_empty() {
-            if stream.write_all(&out).is_err() {
+            let (written, sent) = stream.write_all(out).await;
+            out = sent;
+            if written.is_err() {
                 return;
             }
             out.clear();
