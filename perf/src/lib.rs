@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use miroir_test_nodes::http;
 
+pub mod upstream;
+
 pub const NODE_KEY: &str = "perf-node-master-key-0123";
 
 pub fn free_port() -> u16 {
