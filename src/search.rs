@@ -532,6 +532,27 @@ impl Api {
         }
     }
 
+    /// One node's answer to a scatter's search `body`, within `remaining`.
+    async fn ask_node(
+        &self,
+        scatter: &Scatter<'_>,
+        node: usize,
+        body: &[u8],
+        remaining: Duration,
+    ) -> NodeResult {
+        let request = NodeRequest {
+            method: Method::Post,
+            target: scatter.target,
+            content_type: Some("application/json"),
+            body,
+        };
+        let send = self.send_node(node, NodeOperation::Read, &request, scatter.authorization);
+        match monoio::time::timeout(remaining, send).await {
+            Ok(r) => r,
+            Err(_) => Err(miroir_io::UpstreamError::Timeout),
+        }
+    }
+
     /// One scatter of a search: the plan's nodes asked for `node_limit` hits, the shards of
     /// the nodes that fail asked again of other replicas (once, within the deadline).
     async fn gather_answers(
@@ -596,26 +617,19 @@ impl Api {
             fan_out += bodies.len();
             trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
             let remaining = scatter.deadline.saturating_duration_since(Instant::now());
-            let results: Vec<NodeResult> = join_all(bodies.iter().map(|(node, _, b)| {
-                let request = NodeRequest {
-                    method: Method::Post,
-                    target: scatter.target,
-                    content_type: Some("application/json"),
-                    body: b,
-                };
-                async move {
-                    match monoio::time::timeout(
-                        remaining,
-                        self.send_node(*node, NodeOperation::Read, &request, scatter.authorization),
+            let results: Vec<NodeResult> = match bodies.as_slice() {
+                // One node (S=1, or one replica left to retry) is awaited in place: join_all
+                // would box a slice of futures whose alignment sends it to posix_memalign.
+                [(node, _, body)] => vec![self.ask_node(scatter, *node, body, remaining).await],
+                _ => {
+                    join_all(
+                        bodies
+                            .iter()
+                            .map(|(node, _, body)| self.ask_node(scatter, *node, body, remaining)),
                     )
                     .await
-                    {
-                        Ok(r) => r,
-                        Err(_) => Err(miroir_io::UpstreamError::Timeout),
-                    }
                 }
-            }))
-            .await;
+            };
             let mut lost_shards: Vec<u32> = pending.uncovered.clone();
             for ((node, shards, _), result) in bodies.iter().zip(results) {
                 match result {
