@@ -53,27 +53,35 @@ fn uint(raw: &[u8], at: usize) -> R<u64> {
 
 impl<'a> Tail<'a> {
     fn record(&mut self, key: &'a [u8], key_at: usize, raw: &'a [u8], at: usize) -> R<()> {
-        let name = decode_str(key).ok_or(Bad(key_at))?;
-        match name.as_ref() {
-            "query" => self.query = Some(raw),
-            "queryVector" => self.query_vector = Some(raw),
-            "processingTimeMs" => self.processing_time_ms = Some(uint(raw, at)?),
-            "estimatedTotalHits" => self.estimated_total_hits = Some(uint(raw, at)?),
-            "totalHits" => self.total_hits = Some(uint(raw, at)?),
-            "semanticHitCount" => {
+        // Meilisearch's own keys are plain ASCII, matched on their raw bytes; an escaped key is
+        // decoded first, and a key kept in `other` is decoded (and so validated) there.
+        let decoded;
+        let name: &[u8] = if key.contains(&b'\\') {
+            decoded = decode_str(key).ok_or(Bad(key_at))?;
+            decoded.as_bytes()
+        } else {
+            key
+        };
+        match name {
+            b"query" => self.query = Some(raw),
+            b"queryVector" => self.query_vector = Some(raw),
+            b"processingTimeMs" => self.processing_time_ms = Some(uint(raw, at)?),
+            b"estimatedTotalHits" => self.estimated_total_hits = Some(uint(raw, at)?),
+            b"totalHits" => self.total_hits = Some(uint(raw, at)?),
+            b"semanticHitCount" => {
                 self.semantic_hit_count = if raw == b"null" {
                     None
                 } else {
                     Some(uint(raw, at)?)
                 }
             }
-            "facetDistribution" => self.facet_distribution = Some(raw),
-            "facetStats" => self.facet_stats = Some(raw),
-            "requestUid" => self.request_uid = Some(raw),
-            "limit" => self.limit = Some(uint(raw, at)?),
+            b"facetDistribution" => self.facet_distribution = Some(raw),
+            b"facetStats" => self.facet_stats = Some(raw),
+            b"requestUid" => self.request_uid = Some(raw),
+            b"limit" => self.limit = Some(uint(raw, at)?),
             // Re-derived from the client's request by the merge; a repeated `hits` is ignored.
-            "offset" | "hitsPerPage" | "page" | "totalPages" | "hits" => {}
-            _ => self.other.push((name, raw)),
+            b"offset" | b"hitsPerPage" | b"page" | b"totalPages" | b"hits" => {}
+            _ => self.other.push((decode_str(key).ok_or(Bad(key_at))?, raw)),
         }
         Ok(())
     }

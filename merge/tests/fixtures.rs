@@ -764,3 +764,17 @@ fn distinct_says_when_a_node_ran_out() {
     assert_eq!(page(2), [20, 30]);
     assert_eq!(page(3), [20, 30, 21]);
 }
+
+#[test]
+fn escaped_top_level_keys_are_read_as_their_names() {
+    // Tail members are matched on their raw bytes unless escaped: an escaped
+    // `estimatedTotalHits` is still summed, and an escaped member the merge does not
+    // interpret is written once, decoded.
+    let a = br#"{"hits":[],"query":"","processingTimeMs":1,"limit":20,"offset":0,"estimated\u0054otalHits":3,"x\u0041":1}"#;
+    let b = br#"{"hits":[],"query":"","processingTimeMs":2,"limit":20,"offset":0,"estimatedTotalHits":4,"xA":2}"#;
+    let (v, _, text) = merge(&MergeRequest::new(0, 20), &[a.to_vec(), b.to_vec()]);
+    assert_eq!(v["estimatedTotalHits"], 7, "{text}");
+    assert_eq!(v["processingTimeMs"], 2, "{text}");
+    assert_eq!(v["xA"], 1, "{text}");
+    assert_eq!(text.matches("\"xA\"").count(), 1, "{text}");
+}
