@@ -180,7 +180,8 @@ pub(crate) fn merge_distribution(
     Ok(())
 }
 
-struct Stats<'a> {
+/// One facet's merged stats: the least min and the greatest max, with their number text.
+pub(crate) struct Stats<'a> {
     min: f64,
     min_raw: &'a [u8],
     max: f64,
@@ -201,13 +202,15 @@ fn num(r: &RawValue) -> Result<f64, String> {
         .map_err(|_| format!("facetStats value {} is not a number", r.get()))
 }
 
-/// Merges raw `facetStats` objects: min of the mins and max of the maxes, each written with the
+/// Merged `facetStats`, by facet name.
+pub(crate) type MergedStats<'a> = BTreeMap<Cow<'a, str>, Stats<'a>>;
+
+/// Merges raw `facetStats` objects: min of the mins and max of the maxes, each kept with the
 /// winning node's own number text.
-pub(crate) fn merge_stats(
-    raws: &[(usize, &[u8])],
-    out: &mut Vec<u8>,
-) -> Result<(), (usize, String)> {
-    let mut all: BTreeMap<Cow<'_, str>, Stats<'_>> = BTreeMap::new();
+pub(crate) fn merge_stats<'a>(
+    raws: &[(usize, &'a [u8])],
+) -> Result<MergedStats<'a>, (usize, String)> {
+    let mut all: MergedStats<'a> = BTreeMap::new();
     for &(node, raw) in raws {
         let parsed: Entries<'_, RawStats<'_>> =
             serde_json::from_slice(raw).map_err(|e| (node, format!("facetStats: {e}")))?;
@@ -242,6 +245,11 @@ pub(crate) fn merge_stats(
             }
         }
     }
+    Ok(all)
+}
+
+/// Writes merged stats as a `facetStats` object.
+pub(crate) fn write_stats(all: &MergedStats<'_>, out: &mut Vec<u8>) {
     out.push(b'{');
     for (i, (name, s)) in all.iter().enumerate() {
         if i > 0 {
@@ -255,7 +263,6 @@ pub(crate) fn merge_stats(
         out.push(b'}');
     }
     out.push(b'}');
-    Ok(())
 }
 
 #[derive(serde::Deserialize)]
@@ -526,7 +533,7 @@ mod tests {
             ),
         ];
         let mut out = Vec::new();
-        merge_stats(&raws, &mut out).unwrap();
+        write_stats(&merge_stats(&raws).unwrap(), &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"r":{"min":1.5,"max":9},"y":{"min":1915.0,"max":2010.0}}"#

@@ -909,22 +909,10 @@ fn write_tail(
         .filter_map(|(i, s)| Some((i, s.facet_stats?)))
         .filter(|(_, r)| r != b"null")
         .collect();
+    let merged_stats = facets::merge_stats(&stats).map_err(|(n, e)| malformed(n, e))?;
     if !dist.is_empty() {
         // Facets with number values: those with stats.
-        let numeric: Vec<std::borrow::Cow<'_, str>> = stats
-            .iter()
-            .filter_map(|(_, raw)| {
-                serde_json::from_slice::<
-                    std::collections::BTreeMap<
-                        std::borrow::Cow<'_, str>,
-                        &serde_json::value::RawValue,
-                    >,
-                >(raw)
-                .ok()
-            })
-            .flat_map(|m| m.into_keys())
-            .collect();
-        let numeric: Vec<&str> = numeric.iter().map(|n| n.as_ref()).collect();
+        let numeric: Vec<&str> = merged_stats.keys().map(|name| name.as_ref()).collect();
         out.extend_from_slice(b",\"facetDistribution\":");
         facets::merge_distribution(
             &dist,
@@ -937,7 +925,7 @@ fn write_tail(
     }
     if !stats.is_empty() {
         out.extend_from_slice(b",\"facetStats\":");
-        facets::merge_stats(&stats, out).map_err(|(n, e)| malformed(n, e))?;
+        facets::write_stats(&merged_stats, out);
     }
     if scans.iter().any(|s| s.semantic_hit_count.is_some()) {
         out.extend_from_slice(b",\"semanticHitCount\":");
@@ -987,7 +975,9 @@ fn write_tail(
 /// each kept as its number text.
 pub fn merge_facet_stats(objects: &[&[u8]], out: &mut Vec<u8>) -> Result<(), MergeError> {
     let raws: Vec<(usize, &[u8])> = objects.iter().copied().enumerate().collect();
-    facets::merge_stats(&raws, out).map_err(|(n, e)| malformed(n, e))
+    let merged = facets::merge_stats(&raws).map_err(|(n, e)| malformed(n, e))?;
+    facets::write_stats(&merged, out);
+    Ok(())
 }
 
 /// Merges facet-search responses (`POST /indexes/{uid}/facet-search`) into the client's answer,

@@ -778,3 +778,18 @@ fn escaped_top_level_keys_are_read_as_their_names() {
     assert_eq!(v["xA"], 1, "{text}");
     assert_eq!(text.matches("\"xA\"").count(), 1, "{text}");
 }
+
+#[test]
+fn facet_values_with_stats_are_ordered_as_numbers() {
+    // `year` has facetStats, so its values are numbers: 2, 9, 10 (as strings, "10" would come
+    // first). The stats are merged once and name the numeric facets for the distribution.
+    let a = br#"{"hits":[],"query":"","processingTimeMs":1,"limit":20,"offset":0,"estimatedTotalHits":2,"facetDistribution":{"year":{"2":1,"10":1}},"facetStats":{"year":{"min":2,"max":10}}}"#;
+    let b = br#"{"hits":[],"query":"","processingTimeMs":1,"limit":20,"offset":0,"estimatedTotalHits":1,"facetDistribution":{"year":{"9":1}},"facetStats":{"year":{"min":9,"max":9}}}"#;
+    let (v, _, text) = merge(&MergeRequest::new(0, 20), &[a.to_vec(), b.to_vec()]);
+    assert!(
+        text.contains(r#""facetDistribution":{"year":{"2":1,"9":1,"10":1}}"#),
+        "{text}"
+    );
+    assert_eq!(v["facetStats"]["year"]["min"], 2, "{text}");
+    assert_eq!(v["facetStats"]["year"]["max"], 10, "{text}");
+}
