@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::future::join_all;
 use miroir_io::{Request, Response};
 use miroir_merge::federation::{
     check_compatible, compare_hits, score_values, FederatedQuery, QueryKind, QueryRules, ScoreValue,
@@ -13,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{Api, IndexSettings, RequestTrace};
 use crate::auth::ClientAuth;
+use crate::nodes::join_in_order;
 use crate::routes::{index_not_found, join_numbers, json_object, json_response, shard_unavailable};
 use crate::search::{plan, with_shard_filter, Pagination};
 
@@ -952,9 +952,9 @@ impl Api {
         } else {
             Pagination::WithinMaxTotalHits
         };
-        join_all(prepared.iter().map(|(uid, params, _, _)| {
+        join_in_order(prepared, |(uid, params, _, _)| {
             self.search_index(req, auth, uid, params, pagination, request_uid, trace)
-        }))
+        })
         .await
     }
 
@@ -977,7 +977,7 @@ impl Api {
         uids.dedup();
         // Read with Miroir's own credential (the client's key may only allow searching; the
         // rules are for Miroir's use, never shown), usually from this core's cache.
-        let fetched = join_all(uids.iter().map(|uid| self.index_settings(uid, trace))).await;
+        let fetched = join_in_order(&uids, |uid| self.index_settings(uid, trace)).await;
         let mut settings_of: std::collections::HashMap<&str, std::rc::Rc<IndexSettings>> =
             Default::default();
         for (uid, settings) in uids.iter().zip(fetched) {

@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use miroir_io::{ClientConfig, IoDriver, Method, UpstreamPool, UpstreamRequest};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
 use crate::metrics::{NodeOperation, ThreadMetrics};
-use crate::nodes::miroir_error_value;
+use crate::nodes::{join_in_order, miroir_error_value};
 use crate::tasks::{now_ns, Status};
 
 const FASTEST: Duration = Duration::from_millis(20);
@@ -92,9 +91,9 @@ async fn run(cluster: Arc<Cluster>, metrics: Arc<ThreadMetrics>) {
             })
             .collect();
         let (pool, metrics, auth) = (&pool, &*metrics, authorization.as_deref());
-        let answers = join_all(requests.iter().map(|(node, target)| async move {
+        let answers = join_in_order(&requests, |(node, target)| async move {
             (*node, poll_node(pool, metrics, *node, target, auth).await)
-        }))
+        })
         .await;
         let mut states: BTreeMap<(usize, u64), NodeTaskState> = BTreeMap::new();
         for (node, answer) in answers {

@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use miroir_io::{Method, Request, Response};
 use miroir_merge::{merge_search, MergeRequest, Page};
 use miroir_router::batch::SHARD_FIELD;
@@ -18,7 +17,7 @@ use crate::api::{Api, IndexSettings, RequestTrace};
 use crate::auth::ClientAuth;
 use crate::config::UnavailableShardPolicy;
 use crate::metrics::NodeOperation;
-use crate::nodes::{NodeRequest, NodeResult};
+use crate::nodes::{join_in_order, NodeRequest, NodeResult};
 use crate::query;
 use crate::routes::index_not_found;
 
@@ -617,19 +616,10 @@ impl Api {
             fan_out += bodies.len();
             trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
             let remaining = scatter.deadline.saturating_duration_since(Instant::now());
-            let results: Vec<NodeResult> = match bodies.as_slice() {
-                // One node (S=1, or one replica left to retry) is awaited in place: join_all
-                // would box a slice of futures whose alignment sends it to posix_memalign.
-                [(node, _, body)] => vec![self.ask_node(scatter, *node, body, remaining).await],
-                _ => {
-                    join_all(
-                        bodies
-                            .iter()
-                            .map(|(node, _, body)| self.ask_node(scatter, *node, body, remaining)),
-                    )
-                    .await
-                }
-            };
+            let results: Vec<NodeResult> = join_in_order(&bodies, |(node, _, body)| {
+                self.ask_node(scatter, *node, body, remaining)
+            })
+            .await;
             let mut lost_shards: Vec<u32> = pending.uncovered.clone();
             for ((node, shards, _), result) in bodies.iter().zip(results) {
                 match result {
