@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 
+use miroir_io::runtime::IoDriver;
 use serde_json::json;
 
 /// The canned answer: 10 hits with scores, like a node asked by Miroir.
@@ -35,10 +36,10 @@ fn search_response() -> Vec<u8> {
 
 /// A fast keep-alive HTTP/1.1 upstream: searches get the canned answer,
 /// writes a summarized task, `/health` and anything else a small JSON. One
-/// io_uring runtime per CPU (the monoio runtime Miroir uses, with the same
-/// COOP_TASKRUN setup), each accepting connections from one shared listener
-/// and serving them as tasks: one read and one write per request (pipelined
-/// requests answered in one write), no thread per connection to wake. Every
+/// runtime per CPU, started as Miroir starts its request cores, each accepting
+/// connections from one shared listener and serving them as tasks: one read
+/// and one write per request (pipelined requests answered in one write), no
+/// thread per connection to wake. Every
 /// proxy in the comparison pays this upstream's cost alike, on the same cores,
 /// so the cheaper it is, the more of what is measured is the proxy.
 pub fn start_upstream() -> String {
@@ -49,27 +50,28 @@ pub fn start_upstream() -> String {
 pub fn start_upstream_on(bind: &str) -> String {
     let listener = TcpListener::bind(bind).expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
+    // The epoll driver (the fallback) needs it; io_uring does not mind.
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
     let answers: &'static Answers = Box::leak(Box::new(Answers::new()));
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    for _ in 0..threads {
-        let listener = listener.try_clone().expect("listener clone");
-        std::thread::spawn(move || {
-            let mut urb = io_uring::IoUring::builder();
-            urb.setup_coop_taskrun();
-            let mut runtime = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                .with_entries(1024)
-                .uring_builder(urb)
-                .build()
-                .expect("io_uring runtime for the upstream");
-            runtime.block_on(async move {
+    let listener = std::sync::Arc::new(listener);
+    // Miroir's own request-core threads and runtime setup (io_uring, epoll when it cannot start).
+    miroir_io::runtime::spawn_cores(
+        miroir_io::runtime::core_count(0),
+        IoDriver::Uring,
+        move |_| {
+            let listener = listener.try_clone().expect("listener clone");
+            async move {
                 let listener =
                     monoio::net::TcpListener::from_std(listener).expect("upstream listener");
                 while let Ok((stream, _)) = listener.accept().await {
                     monoio::spawn(serve(stream, answers));
                 }
-            });
-        });
-    }
+            }
+        },
+    )
+    .expect("upstream threads");
     format!("http://{addr}")
 }
 
