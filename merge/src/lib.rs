@@ -835,9 +835,9 @@ fn total_hits(req: &MergeRequest<'_>, tails: &[&Tail<'_>], duplicates: u64) -> u
 }
 
 /// Everything after `hits`.
-fn write_tail(
+fn write_tail<'a>(
     req: &MergeRequest<'_>,
-    scans: &[&Tail<'_>],
+    scans: &[&Tail<'a>],
     total: u64,
     out: &mut Vec<u8>,
 ) -> Result<(), MergeError> {
@@ -897,18 +897,17 @@ fn write_tail(
             write_u64(out, total);
         }
     }
-    let dist: Vec<(usize, &[u8])> = scans
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| Some((i, s.facet_distribution?)))
-        .filter(|(_, r)| r != b"null")
-        .collect();
-    let stats: Vec<(usize, &[u8])> = scans
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| Some((i, s.facet_stats?)))
-        .filter(|(_, r)| r != b"null")
-        .collect();
+    // Each node's raw member (by node index), where it has one that is not `null`.
+    let present = |member: fn(&Tail<'a>) -> Option<&'a [u8]>| -> Vec<(usize, &'a [u8])> {
+        scans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, member(s)?)))
+            .filter(|(_, r)| r != b"null")
+            .collect()
+    };
+    let dist = present(|s| s.facet_distribution);
+    let stats = present(|s| s.facet_stats);
     let merged_stats = facets::merge_stats(&stats).map_err(|(n, e)| malformed(n, e))?;
     if !dist.is_empty() {
         // Facets with number values: those with stats.
