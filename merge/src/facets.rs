@@ -10,6 +10,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::key::cmp_lower;
+use crate::walk::RESERVED_PREFIX;
 
 /// A string that borrows from the input unless it had escapes.
 struct CowStr<'a>(Cow<'a, str>);
@@ -113,6 +114,10 @@ pub(crate) fn merge_distribution(
         let parsed: Entries<'_, Entries<'_, u64>> =
             serde_json::from_slice(raw).map_err(|e| (node, format!("facetDistribution: {e}")))?;
         for (name, values) in parsed.0 {
+            // `_miroir_shard` is filterable on the nodes, so `facets: ["*"]` lists it.
+            if name.starts_with(RESERVED_PREFIX) {
+                continue;
+            }
             let has_numbers = numeric.contains(&name.as_ref());
             let acc = facets.entry(name).or_insert_with(|| FacetAcc {
                 all_alpha: true,
@@ -215,6 +220,9 @@ pub(crate) fn merge_stats<'a>(
         let parsed: Entries<'_, RawStats<'_>> =
             serde_json::from_slice(raw).map_err(|e| (node, format!("facetStats: {e}")))?;
         for (name, s) in parsed.0 {
+            if name.starts_with(RESERVED_PREFIX) {
+                continue;
+            }
             let (min, max) = (
                 num(s.min).map_err(|e| (node, e))?,
                 num(s.max).map_err(|e| (node, e))?,

@@ -793,3 +793,29 @@ fn facet_values_with_stats_are_ordered_as_numbers() {
     assert_eq!(v["facetStats"]["year"]["min"], 2, "{text}");
     assert_eq!(v["facetStats"]["year"]["max"], 10, "{text}");
 }
+
+#[test]
+fn reserved_facets_are_left_out() {
+    // `_miroir_shard` is filterable on the nodes (the shard filter), so `facets: ["*"]` lists
+    // its distribution and stats; neither reaches the client, here or in `mergeFacets`.
+    let a = br#"{"hits":[],"query":"","processingTimeMs":1,"limit":20,"offset":0,"estimatedTotalHits":2,"facetDistribution":{"_miroir_shard":{"0":2},"genres":{"Drama":2}},"facetStats":{"_miroir_shard":{"min":0,"max":0},"year":{"min":2,"max":10}}}"#;
+    let b = br#"{"hits":[],"query":"","processingTimeMs":1,"limit":20,"offset":0,"estimatedTotalHits":1,"facetDistribution":{"_miroir_shard":{"1":1},"genres":{"Drama":1}},"facetStats":{"_miroir_shard":{"min":1,"max":1}}}"#;
+    let (v, _, text) = merge(&MergeRequest::new(0, 20), &[a.to_vec(), b.to_vec()]);
+    assert_eq!(
+        v["facetDistribution"],
+        serde_json::json!({"genres": {"Drama": 3}}),
+        "{text}"
+    );
+    assert_eq!(
+        v["facetStats"],
+        serde_json::json!({"year": {"min": 2, "max": 10}}),
+        "{text}"
+    );
+    let mut stats = Vec::new();
+    miroir_merge::merge_facet_stats(
+        &[br#"{"_miroir_shard":{"min":0,"max":3},"year":{"min":1,"max":2}}"#],
+        &mut stats,
+    )
+    .unwrap();
+    assert_eq!(stats, br#"{"year":{"min":1,"max":2}}"#);
+}
