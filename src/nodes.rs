@@ -1,6 +1,7 @@
 //! Sending requests to nodes: one, or many concurrently, with the right
 //! credentials, timed and counted in the node metrics.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::Instant;
 
@@ -76,14 +77,16 @@ impl Api {
         // Reads (searches, document fetches: POSTs included) may be sent
         // twice, so a stale pooled connection can be retried on a new one.
         let retry_safe = request.method.is_idempotent() || operation == NodeOperation::Read;
-        let result = self
+        let mut result = self
             .pool
             .send_with(node, &upstream, self.request_timeout, retry_safe)
             .await;
         self.metrics
             .node_request(node, operation, started.elapsed());
-        match &result {
+        match &mut result {
             Ok(resp) if resp.status >= 500 => self.metrics.node_error(node, "http_5xx"),
+            // A client error may be relayed as it is: it must not show Miroir's own fields.
+            Ok(resp) if resp.status >= 400 => hide_reserved_attributes(&mut resp.body),
             Ok(_) => {}
             Err(err) => self.metrics.node_error(node, err.kind()),
         }
@@ -151,6 +154,16 @@ impl Api {
             .post_json_each(target, bodies, NodeOperation::Read, authorization, trace)
             .await;
         ok_bodies(results, "miroir_shard_unavailable", failure)
+    }
+}
+
+/// `body` (a node's error) without the reserved attributes in the attribute lists its message
+/// shows (`_miroir_shard` is filterable on the nodes).
+fn hide_reserved_attributes(body: &mut Vec<u8>) {
+    if let Ok(text) = std::str::from_utf8(body) {
+        if let Cow::Owned(hidden) = miroir_merge::hide_reserved_attributes(text) {
+            *body = hidden.into_bytes();
+        }
     }
 }
 

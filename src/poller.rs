@@ -236,7 +236,7 @@ async fn poll_node(
                         uid,
                         NodeTaskState {
                             status,
-                            error: t.get("error").filter(|e| !e.is_null()).cloned(),
+                            error: t.get("error").filter(|e| !e.is_null()).map(client_error),
                             details: t.get("details").cloned(),
                         },
                     ))
@@ -244,4 +244,16 @@ async fn poll_node(
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A node task's error as the client sees it: its message without Miroir's reserved attributes
+/// (`_miroir_shard` is filterable on the nodes, so a failed delete-by-filter lists it).
+fn client_error(error: &Value) -> Value {
+    let mut error = error.clone();
+    if let Some(Value::String(message)) = error.get_mut("message") {
+        if let std::borrow::Cow::Owned(hidden) = miroir_merge::hide_reserved_attributes(message) {
+            *message = hidden;
+        }
+    }
+    error
 }

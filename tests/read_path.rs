@@ -1243,3 +1243,98 @@ fn searches_that_miss_together_share_one_settings_read_per_core() {
     let reads = admin_reads(&m) - before;
     assert!((1.0..=2.0).contains(&reads), "{reads} settings reads");
 }
+
+/// A 400 answer's message, checked to have `code`.
+fn error_message(r: &Response, code: &str) -> String {
+    assert_eq!(r.status, 400, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["code"], code, "{body}");
+    body["message"].as_str().expect("message").to_owned()
+}
+
+#[test]
+fn miroirs_shard_field_never_shows() {
+    // The nodes have `_miroir_shard` filterable (Miroir's shard filter): neither `facets: ["*"]`
+    // nor the attribute lists of the nodes' errors may show it.
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    let r = search(&m, json!({"facets": ["*"], "limit": 1}));
+    let names: Vec<&String> = r["facetDistribution"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["genres", "year"], "{r}");
+    let stats: Vec<&String> = r["facetStats"].as_object().unwrap().keys().collect();
+    assert_eq!(stats, ["year"], "{r}");
+
+    let listed = "Available filterable attribute patterns are: `genres`, `year`.";
+    let filter = error_message(
+        &send(
+            &m,
+            "POST",
+            "/indexes/movies/search",
+            &json!({"filter": "title = x"}),
+        ),
+        "invalid_search_filter",
+    );
+    assert!(filter.contains(listed), "{filter}");
+    let facets = error_message(
+        &send(
+            &m,
+            "POST",
+            "/indexes/movies/search",
+            &json!({"facets": ["title"]}),
+        ),
+        "invalid_search_facets",
+    );
+    assert!(facets.contains("patterns are: `genres, year`."), "{facets}");
+    let facet_search = error_message(
+        &send(
+            &m,
+            "POST",
+            "/indexes/movies/facet-search",
+            &json!({"facetName": "title"}),
+        ),
+        "invalid_facet_search_facet_name",
+    );
+    assert!(
+        facet_search.contains("patterns are: `genres, year`."),
+        "{facet_search}"
+    );
+    let browse = error_message(
+        &send(
+            &m,
+            "POST",
+            "/indexes/movies/documents/fetch",
+            &json!({"filter": "title = x"}),
+        ),
+        "invalid_document_filter",
+    );
+    assert!(browse.contains(listed), "{browse}");
+    let deletion = wait_task(
+        &m,
+        accepted(&send(
+            &m,
+            "POST",
+            "/indexes/movies/documents/delete",
+            &json!({"filter": "title = x"}),
+        )),
+    );
+    assert_eq!(deletion["status"], "failed", "{deletion}");
+    let message = deletion["error"]["message"].as_str().unwrap();
+    assert!(message.contains(listed), "{deletion}");
+
+    // An index without filterable attributes of its own: Meilisearch's words for none.
+    wait_succeeded(&m, create_index(&m, "bare"));
+    let none = error_message(
+        &send(
+            &m,
+            "POST",
+            "/indexes/bare/search",
+            &json!({"filter": "title = x"}),
+        ),
+        "invalid_search_filter",
+    );
+    assert!(
+        none.contains("Attribute `title` is not filterable. This index does not have configured filterable attributes."),
+        "{none}"
+    );
+    assert!(!none.contains("_miroir"), "{none}");
+}

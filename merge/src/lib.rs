@@ -78,6 +78,7 @@
 //! objects are decoded with serde_json.
 
 mod details;
+mod errors;
 mod facets;
 pub mod federation;
 mod key;
@@ -88,6 +89,7 @@ mod walk;
 use std::fmt;
 
 use details::{DetailsReader, LastRead};
+pub use errors::hide_reserved_attributes;
 pub use facets::facet_values_by_count;
 use key::{cmp_comps, cmp_num, field_key, Comp, Num, SortField};
 use node::{Node, OpenError, Tail};
