@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use miroir_io::{Method, Request, Response};
 use miroir_merge::{merge_search, MergeRequest, Page};
-use miroir_router::batch::SHARD_FIELD;
+use miroir_router::batch::{shard_value, SHARD_FIELD};
 use miroir_router::{GroupState, RoutingSnapshot};
 use serde_json::{Map, Value};
 
@@ -140,10 +140,12 @@ pub(crate) fn plan(
     plan
 }
 
+/// `_miroir_shard IN ['!', '(', …]`: single quotes, so the filter needs no escaping as a JSON
+/// string (the values hold none).
 fn shard_filter(shards: &[u32]) -> String {
     let list = shards
         .iter()
-        .map(u32::to_string)
+        .map(|&shard| format!("'{}'", shard_value(shard)))
         .collect::<Vec<_>>()
         .join(", ");
     format!("{SHARD_FIELD} IN [{list}]")

@@ -1338,3 +1338,23 @@ fn miroirs_shard_field_never_shows() {
     );
     assert!(!none.contains("_miroir"), "{none}");
 }
+
+#[test]
+fn a_number_query_finds_only_documents_that_show_it() {
+    // Miroir's `_miroir_shard` is in every document and searchable with the default
+    // `searchableAttributes: ["*"]`: its value must hold no word, or `q: "13"` would find every
+    // document of shard 13.
+    let nodes = start_nodes(3, NODE_KEY);
+    let m = loaded(&nodes, 1, |_| 0, "");
+    for q in ["13", "1", "7"] {
+        let r = search(&m, json!({"q": q, "limit": 1000}));
+        let hits = r["hits"].as_array().unwrap();
+        assert!(!hits.is_empty(), "{q}: {r}");
+        for hit in hits {
+            let shown = [&hit["id"], &hit["title"], &hit["year"]]
+                .iter()
+                .any(|v| v.to_string().contains(q));
+            assert!(shown, "{q} matched a document that does not show it: {hit}");
+        }
+    }
+}

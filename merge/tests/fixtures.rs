@@ -355,7 +355,8 @@ fn reserved_fields_are_cut_from_hits_and_formatted() {
 
 #[test]
 fn reserved_member_values_are_validated_whatever_their_form() {
-    // `_miroir_shard`'s small integer is read by a shortcut; every other value by the walker.
+    // `_miroir_shard`'s short string (and a small integer) is read by a shortcut; every other
+    // value by the walker.
     let body = |value: &str| {
         format!(
             r#"{{"hits":[{{"id":1,"_miroir_shard":{value},"_rankingScore":0.5}}],"query":"","processingTimeMs":1,"limit":1,"offset":0,"estimatedTotalHits":1}}"#
@@ -371,6 +372,10 @@ fn reserved_member_values_are_validated_whatever_their_form() {
         "1.5",
         "2e3",
         "\"x\"",
+        "\"!(?\"",
+        "\"\"",
+        "\"a\\\"b\"",
+        "\"0123456789abcdefghij\"",
         "{\"a\":[1]}",
         "null",
     ] {
@@ -381,7 +386,19 @@ fn reserved_member_values_are_validated_whatever_their_form() {
         assert_eq!(text.find("_miroir_"), None, "{good}: {text}");
         assert!(text.starts_with(r#"{"hits":[{"id":1}],"#), "{good}: {text}");
     }
-    for bad in ["01", "00", "1.", "-", "1e", "\"x", "tru", "1 2"] {
+    for bad in [
+        "01",
+        "00",
+        "1.",
+        "-",
+        "1e",
+        "\"x",
+        "tru",
+        "1 2",
+        "\"!(",
+        "\"\u{1}\"",
+        "\"a\"b\"",
+    ] {
         let mut out = Vec::new();
         assert!(
             merge_search(&MergeRequest::new(0, 1), &[&body(bad)], &mut out).is_err(),

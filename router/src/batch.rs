@@ -4,7 +4,7 @@
 //! for CSV) to find each document's bytes and primary key; nothing is
 //! re-serialised. Each node gets its documents in the client's own format
 //! with `_miroir_shard` spliced in: right after a JSON object's `{`, or as an
-//! extra `_miroir_shard:number` CSV column. Every document is checked before
+//! extra `_miroir_shard` CSV column. Every document is checked before
 //! any body is built, so a bad payload writes nothing anywhere.
 
 use std::ops::Range;
@@ -19,6 +19,37 @@ use crate::{key_hash, shard_of_hash, NodeIdx, RoutingSnapshot};
 /// other `_miroir_*` field.
 pub const SHARD_FIELD: &str = "_miroir_shard";
 pub const RESERVED_PREFIX: &str = "_miroir_";
+
+/// The digits of a `_miroir_shard` value (a string, base 8, most significant first). Each is a
+/// separator to Meilisearch's tokenizer (charabia's default list), so the value puts no word in
+/// the index: a number would, and `q: "7"` would then match every document of shard 7 (with
+/// the default `searchableAttributes: ["*"]`, which cannot leave a field out). None needs
+/// escaping in JSON, in a quoted CSV field or in a quoted filter value, and none is among the
+/// tokens users usually make word characters (`#`, `&`, `@`, `+`, `-`, `.`, `_`).
+const SHARD_DIGITS: [u8; 8] = *b"!()*/:;?";
+
+/// Appends the `_miroir_shard` value of `shard` (without quotes).
+pub fn push_shard_value(out: &mut Vec<u8>, mut shard: u32) {
+    let mut buf = [0u8; 11];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = SHARD_DIGITS[(shard % 8) as usize];
+        shard /= 8;
+        if shard == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// The `_miroir_shard` value of `shard` (without quotes).
+pub fn shard_value(shard: u32) -> String {
+    let mut out = Vec::with_capacity(4);
+    push_shard_value(&mut out, shard);
+    // SHARD_DIGITS are ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PayloadFormat {
@@ -348,7 +379,7 @@ impl<'a> Payload<'a> {
                 body.extend_from_slice(&self.input[self.csv_header.clone()]);
                 body.push(delimiter);
                 body.extend_from_slice(SHARD_FIELD.as_bytes());
-                body.extend_from_slice(b":number\n");
+                body.push(b'\n');
             }
         }
         NodeBody {
@@ -364,13 +395,14 @@ impl<'a> Payload<'a> {
                 if self.format == PayloadFormat::Json && out.documents > 0 {
                     out.body.push(b',');
                 }
-                // `{` + `"_miroir_shard":N` + (`,` unless the object is empty) + the rest.
+                // `{` + `"_miroir_shard":"…"` + (`,` unless the object is empty) + the rest.
                 let rest = &doc[1..];
                 let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
                 out.body.extend_from_slice(b"{\"");
                 out.body.extend_from_slice(SHARD_FIELD.as_bytes());
-                out.body.extend_from_slice(b"\":");
-                push_u32(&mut out.body, shard);
+                out.body.extend_from_slice(b"\":\"");
+                push_shard_value(&mut out.body, shard);
+                out.body.push(b'"');
                 if !empty {
                     out.body.push(b',');
                 }
@@ -382,27 +414,14 @@ impl<'a> Payload<'a> {
             PayloadFormat::Csv { delimiter } => {
                 out.body.extend_from_slice(doc);
                 out.body.push(delimiter);
-                push_u32(&mut out.body, shard);
-                out.body.push(b'\n');
+                // Quoted: the delimiter may be one of the digits.
+                out.body.push(b'"');
+                push_shard_value(&mut out.body, shard);
+                out.body.extend_from_slice(b"\"\n");
             }
         }
         out.documents += 1;
     }
-}
-
-/// Appends the decimal digits of `n` without allocating.
-fn push_u32(out: &mut Vec<u8>, mut n: u32) {
-    let mut buf = [0u8; 10];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// Walks the whole object so syntax errors anywhere inside are caught before
@@ -561,9 +580,29 @@ mod tests {
         assert_eq!(total, 3);
         for (node, docs) in bodies_as_json(&bodies) {
             for doc in docs.as_array().unwrap().iter() {
-                let shard = doc.get("_miroir_shard").and_then(|v| v.as_u64()).unwrap() as u32;
+                let value = doc.get("_miroir_shard").and_then(|v| v.as_str()).unwrap();
+                let shard = (0..8).find(|&s| shard_value(s) == value).unwrap();
                 assert_eq!(snap.replicas(0, shard), &[node]);
             }
+        }
+    }
+
+    #[test]
+    fn shard_values_are_distinct_and_hold_no_word() {
+        assert_eq!(
+            (shard_value(0), shard_value(7), shard_value(8)),
+            ("!".into(), "?".into(), "(!".into())
+        );
+        assert_eq!(shard_value(u32::MAX).len(), 11);
+        let values: std::collections::HashSet<String> = (0..5000).map(shard_value).collect();
+        assert_eq!(values.len(), 5000);
+        for v in &values {
+            // No letter or digit: the tokenizer finds no word in it.
+            assert!(
+                v.chars()
+                    .all(|c| !c.is_alphanumeric() && !"\"\\' ,".contains(c)),
+                "{v}"
+            );
         }
     }
 
@@ -585,10 +624,10 @@ mod tests {
         let snap = snapshot(1, 1, 1, 4);
         let routed = payload.route("id", 4).unwrap();
         let body = &payload.node_bodies(&routed, &snap)[0].body;
-        let shard = shard_for_key(b"x", 4);
+        let shard = shard_value(shard_for_key(b"x", 4));
         assert_eq!(
             std::str::from_utf8(body).unwrap(),
-            format!(r#"[{{"_miroir_shard":{shard},"id": "x"}}]"#)
+            format!(r#"[{{"_miroir_shard":"{shard}","id": "x"}}]"#)
         );
 
         let nd = b"{\"id\":1}\n\n{\"id\":2,\"t\":\"b\"}\r\n";
@@ -613,19 +652,16 @@ mod tests {
         let routed = payload.route("id", 4).unwrap();
         let snap = snapshot(1, 1, 1, 4);
         let body = String::from_utf8(payload.node_bodies(&routed, &snap).remove(0).body).unwrap();
-        let s1 = shard_for_key(b"9001", 4);
-        let s2 = shard_for_key(b"9002", 4);
+        let s1 = shard_value(shard_for_key(b"9001", 4));
+        let s2 = shard_value(shard_for_key(b"9002", 4));
         assert_eq!(
             body,
-            format!("id,title,year:number,_miroir_shard:number\n9001,Ghost Dog,1999,{s1}\n9002,\"Paris, Texas\",1984,{s2}\n")
+            format!("id,title,year:number,_miroir_shard\n9001,Ghost Dog,1999,\"{s1}\"\n9002,\"Paris, Texas\",1984,\"{s2}\"\n")
         );
         let semi = Payload::parse(b"id;t\n1;a\n", PayloadFormat::Csv { delimiter: b';' }).unwrap();
         let routed = semi.route("id", 4).unwrap();
         let body = String::from_utf8(semi.node_bodies(&routed, &snap).remove(0).body).unwrap();
-        assert!(
-            body.starts_with("id;t;_miroir_shard:number\n1;a;"),
-            "{body}"
-        );
+        assert!(body.starts_with("id;t;_miroir_shard\n1;a;\""), "{body}");
     }
 
     #[test]

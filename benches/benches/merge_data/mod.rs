@@ -161,7 +161,7 @@ fn render(g: &Gen, rng: &mut Rng, shape: Shape) -> String {
         format!("\"{}\"", rng.pick(GENRES))
     };
     let mut s = format!(
-        r#"{{"id":{},"title":"{} {}","genres":[{}],"year":{},"rating":{},"director":{},"distributor":{},"mpaa":{},"source":{},"creativeType":{},"usGross":{},"_miroir_shard":{},"_rankingScore":{:?}"#,
+        r#"{{"id":{},"title":"{} {}","genres":[{}],"year":{},"rating":{},"director":{},"distributor":{},"mpaa":{},"source":{},"creativeType":{},"usGross":{},"_miroir_shard":"{}","_rankingScore":{:?}"#,
         g.id,
         rng.pick(TITLES),
         g.id,
@@ -174,7 +174,7 @@ fn render(g: &Gen, rng: &mut Rng, shape: Shape) -> String {
         opt_str(rng, SOURCES),
         opt_str(rng, TYPES),
         rng.next() % 300_000_000,
-        g.id % 64,
+        miroir_router::batch::shard_value((g.id % 64) as u32),
         g.score(),
     );
     if shape == Shape::Details {
