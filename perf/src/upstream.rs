@@ -7,11 +7,13 @@ use std::net::TcpListener;
 use miroir_io::runtime::IoDriver;
 use serde_json::json;
 
-/// The canned answer: 10 hits with scores, like a node asked by Miroir.
+/// The canned answer: 10 hits with scores, like a node asked by Miroir (each document holds the
+/// `_miroir_shard` Miroir wrote into it, first, and Miroir cuts it out).
 fn search_response() -> Vec<u8> {
     let hits: Vec<_> = (0..10)
         .map(|i| {
             json!({
+                "_miroir_shard": miroir_router::batch::shard_value(i * 5),
                 "id": 100 + i,
                 "title": format!("Batman film number {i}"),
                 "genres": ["Action", "Adventure"],
