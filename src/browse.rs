@@ -95,6 +95,9 @@ impl Api {
                 Err(r) => return r,
             }
         };
+        if let Some(error) = crate::query::reserved_field_error(&body) {
+            return error;
+        }
         let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
         let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(20) as usize;
         let sort: Vec<(String, bool)> = body

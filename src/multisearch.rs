@@ -1081,6 +1081,9 @@ impl Api {
             Ok(b) => b,
             Err(r) => return r,
         };
+        if let Some(error) = crate::query::reserved_field_error(&body) {
+            return error;
+        }
         let routing = self.cluster.routing.load();
         let rotation = self.next_rotation() as u64;
         let group = rotation as usize % routing.group_count().max(1);

@@ -51,6 +51,45 @@ pub fn encode(s: &str) -> String {
     out
 }
 
+/// A 400 `miroir_reserved_field` when `params` (search, facet-search, document fetch or
+/// delete-by-filter parameters) name one of Miroir's `_miroir_*` fields where the nodes would
+/// take it: a `filter` attribute (the nodes have `_miroir_shard` filterable), a `facets` name,
+/// `distinct` or `facetName`.
+pub fn reserved_field_error(
+    params: &serde_json::Map<String, serde_json::Value>,
+) -> Option<miroir_io::Response> {
+    use miroir_router::batch::RESERVED_PREFIX;
+    use serde_json::Value;
+    fn in_filter(filter: &Value) -> Option<&str> {
+        match filter {
+            Value::String(s) => miroir_router::filter::reserved_attribute(s),
+            Value::Array(parts) => parts.iter().find_map(in_filter),
+            _ => None,
+        }
+    }
+    fn reserved(v: &Value) -> Option<&str> {
+        v.as_str().filter(|name| name.starts_with(RESERVED_PREFIX))
+    }
+    let (name, parameter) = params
+        .get("filter")
+        .and_then(in_filter)
+        .map(|name| (name, "filter"))
+        .or_else(|| {
+            let facets = params.get("facets").and_then(Value::as_array)?;
+            Some((facets.iter().find_map(reserved)?, "facets"))
+        })
+        .or_else(|| Some((reserved(params.get("distinct")?)?, "distinct")))
+        .or_else(|| Some((reserved(params.get("facetName")?)?, "facetName")))?;
+    Some(miroir_io::Response::error(
+        400,
+        "miroir_reserved_field",
+        "invalid_request",
+        &format!(
+            "Attribute `{name}` is reserved: fields starting with `{RESERVED_PREFIX}` are managed by Miroir and cannot be used in `{parameter}`."
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -790,9 +790,15 @@ impl Api {
             return index_not_found(uid);
         }
         let (details, method, target, body) = if by_filter {
-            let filter = serde_json::from_slice::<Value>(req.body)
-                .ok()
-                .and_then(|b| b.get("filter").cloned());
+            let params = serde_json::from_slice::<Value>(req.body).ok();
+            if let Some(error) = params
+                .as_ref()
+                .and_then(Value::as_object)
+                .and_then(crate::query::reserved_field_error)
+            {
+                return error;
+            }
+            let filter = params.and_then(|b| b.get("filter").cloned());
             (
                 json!({"providedIds": 0, "deletedDocuments": 0, "originalFilter": filter.map(|f| f.to_string()), "miroirCopies": self.copies()}),
                 Method::Post,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use miroir_io::{Method, Request, Response};
 use miroir_merge::{merge_search, MergeRequest, Page};
-use miroir_router::batch::{shard_value, SHARD_FIELD};
+use miroir_router::batch::{shard_value, RESERVED_PREFIX, SHARD_FIELD};
 use miroir_router::{GroupState, RoutingSnapshot};
 use serde_json::{Map, Value};
 
@@ -219,8 +219,11 @@ impl Api {
         // DOM. Anything the scan is not sure about (GET parameters, exponent
         // numbers, escaped keys, duplicate members, invalid JSON...) takes the
         // `serde_json::Map` path, which also words the errors.
+        // A body naming a reserved field anywhere takes the map path, where it is checked.
         let map;
-        let params = match RawBody::parse(req) {
+        let raw = RawBody::parse(req)
+            .filter(|_| memchr::memmem::find(req.body, RESERVED_PREFIX.as_bytes()).is_none());
+        let params = match raw {
             Some(raw) => Params::Raw(raw),
             None => {
                 map = match search_body(req) {
@@ -300,6 +303,12 @@ impl Api {
     ) -> Result<Searched, Response> {
         if self.cluster.indexes.get(uid).is_none() {
             return Err(index_not_found(uid));
+        }
+        // A raw body holds no `_miroir_` (see `search`).
+        if let Params::Map(map) = params {
+            if let Some(error) = query::reserved_field_error(map) {
+                return Err(error);
+            }
         }
         let uint = |k: &str| params.uint(k);
         let page = match (uint("page"), uint("hitsPerPage")) {

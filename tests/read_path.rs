@@ -1337,6 +1337,96 @@ fn miroirs_shard_field_never_shows() {
         "{none}"
     );
     assert!(!none.contains("_miroir"), "{none}");
+
+    // Named by the client where a node would take it: refused, nothing searched or deleted.
+    let reserved = |method: &str, path: &str, body: Value, parameter: &str| {
+        let r = send(&m, method, path, &body);
+        let message = error_message(&r, "miroir_reserved_field");
+        assert!(
+            message.contains("`_miroir_shard` is reserved")
+                && message.contains(&format!("`{parameter}`")),
+            "{method} {path} {body}: {message}"
+        );
+    };
+    let search_path = "/indexes/movies/search";
+    reserved(
+        "POST",
+        search_path,
+        json!({"filter": "year > 1 AND _miroir_shard = '!'"}),
+        "filter",
+    );
+    reserved(
+        "POST",
+        search_path,
+        json!({"filter": [["genres = Drama", "'_miroir_shard' EXISTS"]]}),
+        "filter",
+    );
+    reserved(
+        "GET",
+        "/indexes/movies/search?filter=_miroir_shard%20EXISTS",
+        json!(null),
+        "filter",
+    );
+    reserved(
+        "POST",
+        search_path,
+        json!({"facets": ["genres", "_miroir_shard"]}),
+        "facets",
+    );
+    reserved(
+        "POST",
+        search_path,
+        json!({"distinct": "_miroir_shard"}),
+        "distinct",
+    );
+    reserved(
+        "POST",
+        "/indexes/movies/facet-search",
+        json!({"facetName": "_miroir_shard"}),
+        "facetName",
+    );
+    reserved(
+        "POST",
+        "/indexes/movies/facet-search",
+        json!({"facetName": "genres", "filter": "_miroir_shard = '!'"}),
+        "filter",
+    );
+    reserved(
+        "POST",
+        "/indexes/movies/documents/fetch",
+        json!({"filter": "_miroir_shard = '!'"}),
+        "filter",
+    );
+    reserved(
+        "GET",
+        "/indexes/movies/documents?filter=_miroir_shard%20EXISTS",
+        json!(null),
+        "filter",
+    );
+    reserved(
+        "POST",
+        "/indexes/movies/documents/delete",
+        json!({"filter": "_miroir_shard EXISTS"}),
+        "filter",
+    );
+    let multi = send(
+        &m,
+        "POST",
+        "/multi-search",
+        &json!({"queries": [{"indexUid": "movies", "filter": "_miroir_shard EXISTS"}]}),
+    );
+    assert!(
+        error_message(&multi, "miroir_reserved_field").starts_with("Inside `.queries[0]`"),
+        "{}",
+        multi.text()
+    );
+    // As a value it is only a value.
+    let r = search(
+        &m,
+        json!({"filter": "genres = _miroir_shard", "q": "_miroir_shard"}),
+    );
+    assert_eq!(r["estimatedTotalHits"], 0, "{r}");
+    assert_eq!(search(&m, json!({"limit": 0}))["estimatedTotalHits"], 1000);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! [`node_seed`] or [`hrw_score`] reshuffles every existing index, so tests pin their outputs.
 
 pub mod batch;
+pub mod filter;
 
 use std::fmt;
 use std::sync::Arc;
