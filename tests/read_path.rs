@@ -1264,50 +1264,28 @@ fn miroirs_shard_field_never_shows() {
     let stats: Vec<&String> = r["facetStats"].as_object().unwrap().keys().collect();
     assert_eq!(stats, ["year"], "{r}");
 
+    // A node's error for `body`: its code, and the attribute list it shows.
+    let lists = |path: &str, body: Value, code: &str, list: &str| {
+        let message = error_message(&send(&m, "POST", path, &body), code);
+        assert!(message.contains(list), "{path} {body}: {message}");
+    };
     let listed = "Available filterable attribute patterns are: `genres`, `year`.";
-    let filter = error_message(
-        &send(
-            &m,
-            "POST",
-            "/indexes/movies/search",
-            &json!({"filter": "title = x"}),
-        ),
-        "invalid_search_filter",
-    );
-    assert!(filter.contains(listed), "{filter}");
-    let facets = error_message(
-        &send(
-            &m,
-            "POST",
-            "/indexes/movies/search",
-            &json!({"facets": ["title"]}),
-        ),
-        "invalid_search_facets",
-    );
-    assert!(facets.contains("patterns are: `genres, year`."), "{facets}");
-    let facet_search = error_message(
-        &send(
-            &m,
-            "POST",
-            "/indexes/movies/facet-search",
-            &json!({"facetName": "title"}),
-        ),
+    let search_path = "/indexes/movies/search";
+    let filter = json!({"filter": "title = x"});
+    lists(search_path, filter.clone(), "invalid_search_filter", listed);
+    let comma_list = "patterns are: `genres, year`.";
+    let facets = json!({"facets": ["title"]});
+    lists(search_path, facets, "invalid_search_facets", comma_list);
+    let facet_name = json!({"facetName": "title"});
+    let facet_search = "/indexes/movies/facet-search";
+    lists(
+        facet_search,
+        facet_name,
         "invalid_facet_search_facet_name",
+        comma_list,
     );
-    assert!(
-        facet_search.contains("patterns are: `genres, year`."),
-        "{facet_search}"
-    );
-    let browse = error_message(
-        &send(
-            &m,
-            "POST",
-            "/indexes/movies/documents/fetch",
-            &json!({"filter": "title = x"}),
-        ),
-        "invalid_document_filter",
-    );
-    assert!(browse.contains(listed), "{browse}");
+    let fetch = "/indexes/movies/documents/fetch";
+    lists(fetch, filter, "invalid_document_filter", listed);
     let deletion = wait_task(
         &m,
         accepted(&send(
@@ -1348,7 +1326,6 @@ fn miroirs_shard_field_never_shows() {
             "{method} {path} {body}: {message}"
         );
     };
-    let search_path = "/indexes/movies/search";
     reserved(
         "POST",
         search_path,

@@ -77,28 +77,24 @@ pub fn reserved_attribute(filter: &str) -> Option<&str> {
         return None;
     }
     let mut expect_attribute = true;
-    let mut list_depth = 0usize;
-    let mut geo_depth = 0usize;
+    // Inside a value list `[…]` (`true`) or a geo function's arguments `(…)` (`false`): which,
+    // and how many of its brackets are open.
+    let mut skipping: Option<(bool, usize)> = None;
     let mut all = tokens(filter);
     while let Some(token) = all.next() {
-        if list_depth > 0 {
-            match token {
-                Token::OpenList => list_depth += 1,
-                Token::CloseList => list_depth -= 1,
+        if let Some((list, depth)) = &mut skipping {
+            match (token, *list) {
+                (Token::OpenList, true) | (Token::Open, false) => *depth += 1,
+                (Token::CloseList, true) | (Token::Close, false) => *depth -= 1,
                 _ => {}
             }
-            continue;
-        }
-        if geo_depth > 0 {
-            match token {
-                Token::Open => geo_depth += 1,
-                Token::Close => geo_depth -= 1,
-                _ => {}
+            if *depth == 0 {
+                skipping = None;
             }
             continue;
         }
         match token {
-            Token::OpenList => list_depth = 1,
+            Token::OpenList => skipping = Some((true, 1)),
             Token::Open => {}
             Token::Close => expect_attribute = false,
             Token::Word(w) if w.eq_ignore_ascii_case("AND") || w.eq_ignore_ascii_case("OR") => {
@@ -109,7 +105,7 @@ pub fn reserved_attribute(filter: &str) -> Option<&str> {
                 // `_geoRadius(…)`, `_geoBoundingBox([…], […])`, `_geoPolygon(…)`.
                 expect_attribute = false;
                 if all.next() == Some(Token::Open) {
-                    geo_depth = 1;
+                    skipping = Some((false, 1));
                 }
             }
             Token::Word(name) | Token::Quoted(name) if expect_attribute => {
