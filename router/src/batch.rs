@@ -25,8 +25,9 @@ pub const RESERVED_PREFIX: &str = "_miroir_";
 /// the index: a number would, and `q: "7"` would then match every document of shard 7 (with
 /// the default `searchableAttributes: ["*"]`, which cannot leave a field out). None needs
 /// escaping in JSON, in a quoted CSV field or in a quoted filter value, and none is among the
-/// tokens users usually make word characters (`#`, `&`, `@`, `+`, `-`, `.`, `_`).
-const SHARD_DIGITS: [u8; 8] = *b"!()*/:;?";
+/// tokens users usually make word characters with `nonSeparatorTokens` (`#`, `&`, `@`, `+`, `-`,
+/// `.`, `_`, and `/` or `:` for paths, URLs and times).
+const SHARD_DIGITS: [u8; 8] = *b"!(){};?*";
 
 /// Appends the `_miroir_shard` value of `shard` (without quotes).
 pub fn push_shard_value(out: &mut Vec<u8>, mut shard: u32) {
@@ -591,7 +592,7 @@ mod tests {
     fn shard_values_are_distinct_and_hold_no_word() {
         assert_eq!(
             (shard_value(0), shard_value(7), shard_value(8)),
-            ("!".into(), "?".into(), "(!".into())
+            ("!".into(), "*".into(), "(!".into())
         );
         assert_eq!(shard_value(u32::MAX).len(), 11);
         let values: std::collections::HashSet<String> = (0..5000).map(shard_value).collect();
