@@ -3,7 +3,7 @@
 //! the client sends and never shows in answers.
 
 use miroir_io::{Method, Request, Response};
-use miroir_router::batch::SHARD_FIELD;
+use miroir_router::batch::{RESERVED_PREFIX, SHARD_FIELD};
 use serde_json::{json, Value};
 
 use crate::api::{Api, RequestTrace};
@@ -75,6 +75,14 @@ impl Api {
                     Ok(v) => v,
                     Err(e) => return malformed_json(&e),
                 };
+                if let Some(name) = first_reserved_name(&value) {
+                    return Response::error(
+                        400,
+                        "miroir_reserved_field",
+                        "invalid_request",
+                        &format!("The settings name `{name}`: fields starting with `{RESERVED_PREFIX}` are managed by Miroir and cannot be used in index settings."),
+                    );
+                }
                 let details = value.clone();
                 match name {
                     Some(FILTERABLE) => value = with_shard_field(&value),
@@ -343,6 +351,19 @@ impl Api {
 }
 
 /// `ranking-rules` → `rankingRules`.
+/// The first string of a settings body (at any depth) starting with `_miroir_`: settings name
+/// fields in many places (filterable, sortable, searchable, displayed and distinct attributes,
+/// `field:asc` ranking rules, localized attributes), and a reserved one would let a client sort,
+/// deduplicate or rank by Miroir's own fields.
+fn first_reserved_name(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => s.starts_with(RESERVED_PREFIX).then_some(s.as_str()),
+        Value::Array(items) => items.iter().find_map(first_reserved_name),
+        Value::Object(members) => members.values().find_map(first_reserved_name),
+        _ => None,
+    }
+}
+
 fn camel(kebab: &str) -> String {
     let mut out = String::with_capacity(kebab.len());
     let mut upper = false;

@@ -91,6 +91,38 @@ fn settings_keep_the_shard_field_and_roll_back() {
         json!(["_miroir_shard"])
     );
 
+    // Settings naming Miroir's own fields are refused before any node sees them.
+    for (path, body) in [
+        (
+            "/indexes/cfg/settings",
+            json!({"sortableAttributes": ["year", "_miroir_shard"]}),
+        ),
+        (
+            "/indexes/cfg/settings",
+            json!({"rankingRules": ["words", "_miroir_shard:asc"]}),
+        ),
+        (
+            "/indexes/cfg/settings/distinct-attribute",
+            json!("_miroir_shard"),
+        ),
+        (
+            "/indexes/cfg/settings/filterable-attributes",
+            json!([{"attributePatterns": ["_miroir_*"]}]),
+        ),
+    ] {
+        let method = if path.ends_with("settings") {
+            "PATCH"
+        } else {
+            "PUT"
+        };
+        let r = send(&m, method, path, &body);
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.text());
+        assert_eq!(r.json()["code"], "miroir_reserved_field", "{}", r.text());
+    }
+    let unchanged = node_get(&nodes[0], "/indexes/cfg/settings");
+    assert_eq!(unchanged["sortableAttributes"], json!([]), "{unchanged}");
+    assert_eq!(unchanged["distinctAttribute"], json!(null), "{unchanged}");
+
     // A setting every node rejects comes back verbatim and changes nothing.
     let bad = send(
         &m,
