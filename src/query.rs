@@ -70,7 +70,7 @@ pub fn reserved_field_error(
     fn reserved(v: &Value) -> Option<&str> {
         v.as_str().filter(|name| name.starts_with(RESERVED_PREFIX))
     }
-    let (name, parameter) = params
+    let (name, parameter): (&str, &str) = params
         .get("filter")
         .and_then(in_filter)
         .map(|name| (name, "filter"))
@@ -80,14 +80,19 @@ pub fn reserved_field_error(
         })
         .or_else(|| Some((reserved(params.get("distinct")?)?, "distinct")))
         .or_else(|| Some((reserved(params.get("facetName")?)?, "facetName")))?;
-    Some(miroir_io::Response::error(
+    Some(reserved_field(name, &format!("`{parameter}`")))
+}
+
+/// 400 `miroir_reserved_field`: `name`, one of Miroir's `_miroir_*` fields, cannot be used in
+/// `used_in`.
+pub fn reserved_field(name: &str, used_in: &str) -> miroir_io::Response {
+    let prefix = miroir_router::batch::RESERVED_PREFIX;
+    miroir_io::Response::error(
         400,
         "miroir_reserved_field",
         "invalid_request",
-        &format!(
-            "Attribute `{name}` is reserved: fields starting with `{RESERVED_PREFIX}` are managed by Miroir and cannot be used in `{parameter}`."
-        ),
-    ))
+        &format!("Attribute `{name}` is reserved: fields starting with `{prefix}` are managed by Miroir and cannot be used in {used_in}."),
+    )
 }
 
 #[cfg(test)]

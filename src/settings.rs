@@ -76,12 +76,7 @@ impl Api {
                     Err(e) => return malformed_json(&e),
                 };
                 if let Some(name) = first_reserved_name(&value) {
-                    return Response::error(
-                        400,
-                        "miroir_reserved_field",
-                        "invalid_request",
-                        &format!("The settings name `{name}`: fields starting with `{RESERVED_PREFIX}` are managed by Miroir and cannot be used in index settings."),
-                    );
+                    return crate::query::reserved_field(name, "index settings");
                 }
                 let details = value.clone();
                 match name {
@@ -350,7 +345,6 @@ impl Api {
     }
 }
 
-/// `ranking-rules` → `rankingRules`.
 /// The first string of a settings body (at any depth) starting with `_miroir_`: settings name
 /// fields in many places (filterable, sortable, searchable, displayed and distinct attributes,
 /// `field:asc` ranking rules, localized attributes), and a reserved one would let a client sort,
@@ -364,6 +358,7 @@ fn first_reserved_name(value: &Value) -> Option<&str> {
     }
 }
 
+/// `ranking-rules` → `rankingRules`.
 fn camel(kebab: &str) -> String {
     let mut out = String::with_capacity(kebab.len());
     let mut upper = false;

@@ -633,28 +633,15 @@ fn sift_down(heap: &mut [usize], heads: &[Head<'_>], mut i: usize) {
 }
 
 /// The end of a reserved member's value starting at `vs` when it has the form Miroir writes and
-/// is valid as it is: `_miroir_shard`'s short string of printable ASCII without escapes, or a
-/// small integer (a digit run without a leading zero, followed by the next member or the end).
-/// Any other value is left to the walker.
+/// is valid as it is: `_miroir_shard`'s short string of printable ASCII without escapes. Any
+/// other value is left to the walker.
 fn plain_reserved_value(b: &[u8], vs: usize) -> Option<usize> {
-    let rest = b.get(vs..)?;
-    if rest.first() == Some(&b'"') {
-        let body = rest.get(1..)?;
-        let len = body.iter().take(16).position(|&c| c == b'"')?;
-        let plain = body[..len]
-            .iter()
-            .all(|&c| (0x20..0x7f).contains(&c) && c != b'\\');
-        return plain.then_some(vs + len + 2);
-    }
-    let digits = rest
+    let body = b.get(vs..)?.strip_prefix(b"\"")?;
+    let len = body.iter().take(16).position(|&c| c == b'"')?;
+    let plain = body[..len]
         .iter()
-        .take(8)
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    let end = vs + digits;
-    ((digits == 1 || (digits > 1 && rest.first() != Some(&b'0')))
-        && matches!(b.get(end), Some(b',' | b'}')))
-    .then_some(end)
+        .all(|&c| (0x20..0x7f).contains(&c) && c != b'\\');
+    plain.then_some(vs + len + 2)
 }
 
 /// Merges node search responses into the client's response (appended to `out`).

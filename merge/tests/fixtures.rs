@@ -355,8 +355,7 @@ fn reserved_fields_are_cut_from_hits_and_formatted() {
 
 #[test]
 fn reserved_member_values_are_validated_whatever_their_form() {
-    // `_miroir_shard`'s short string (and a small integer) is read by a shortcut; every other
-    // value by the walker.
+    // `_miroir_shard`'s short string is read by a shortcut; every other value by the walker.
     let body = |value: &str| {
         format!(
             r#"{{"hits":[{{"id":1,"_miroir_shard":{value},"_rankingScore":0.5}}],"query":"","processingTimeMs":1,"limit":1,"offset":0,"estimatedTotalHits":1}}"#
