@@ -3,7 +3,7 @@
 //! the client sends and never shows in answers.
 
 use miroir_io::{Method, Request, Response};
-use miroir_router::batch::{RESERVED_PREFIX, SHARD_FIELD};
+use miroir_router::batch::{is_shard_digit_token, RESERVED_PREFIX, SHARD_DIGITS, SHARD_FIELD};
 use serde_json::{json, Value};
 
 use crate::api::{Api, RequestTrace};
@@ -77,6 +77,9 @@ impl Api {
                 };
                 if let Some(name) = first_reserved_name(&value) {
                     return crate::query::reserved_field(name, "index settings");
+                }
+                if let Some(error) = shard_digit_token_error(name, &value) {
+                    return error;
                 }
                 let details = value.clone();
                 match name {
@@ -356,6 +359,40 @@ fn first_reserved_name(value: &Value) -> Option<&str> {
         Value::Object(members) => members.values().find_map(first_reserved_name),
         _ => None,
     }
+}
+
+/// A 400 when `nonSeparatorTokens` or `dictionary` (the whole settings body, or the one setting
+/// `name`) holds a token made only of shard digits: `_miroir_shard` values would become words
+/// that plain queries match.
+fn shard_digit_token_error(name: Option<&str>, value: &Value) -> Option<Response> {
+    const LISTS: [(&str, &str, &str); 2] = [
+        (
+            "nonSeparatorTokens",
+            "non-separator-tokens",
+            "invalid_settings_non_separator_tokens",
+        ),
+        ("dictionary", "dictionary", "invalid_settings_dictionary"),
+    ];
+    LISTS.iter().find_map(|&(setting, route, code)| {
+        let list = match name {
+            Some(n) if n == route => value,
+            Some(_) => return None,
+            None => value.get(setting)?,
+        };
+        let token = list
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|token| is_shard_digit_token(token))?;
+        Some(Response::error(
+            400,
+            code,
+            "invalid_request",
+            &format!(
+                "`{setting}` cannot hold `{token}`: Miroir writes its `{SHARD_FIELD}` field with the characters `{SHARD_DIGITS}`, which must stay separators so that the field adds no word to the index."
+            ),
+        ))
+    })
 }
 
 /// `ranking-rules` → `rankingRules`.

@@ -119,6 +119,33 @@ fn settings_keep_the_shard_field_and_roll_back() {
         assert_eq!(r.status, 400, "{path} {body}: {}", r.text());
         assert_eq!(r.json()["code"], "miroir_reserved_field", "{}", r.text());
     }
+    // Settings that would make `_miroir_shard` values words are refused the same way.
+    for (path, body, code) in [
+        (
+            "/indexes/cfg/settings",
+            json!({"nonSeparatorTokens": ["#", "?"]}),
+            "invalid_settings_non_separator_tokens",
+        ),
+        (
+            "/indexes/cfg/settings/non-separator-tokens",
+            json!(["("]),
+            "invalid_settings_non_separator_tokens",
+        ),
+        (
+            "/indexes/cfg/settings/dictionary",
+            json!(["J.R.R.", "!("]),
+            "invalid_settings_dictionary",
+        ),
+    ] {
+        let method = if path.ends_with("settings") {
+            "PATCH"
+        } else {
+            "PUT"
+        };
+        let r = send(&m, method, path, &body);
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.text());
+        assert_eq!(r.json()["code"], code, "{}", r.text());
+    }
     let unchanged = node_get(&nodes[0], "/indexes/cfg/settings");
     assert_eq!(unchanged["sortableAttributes"], json!([]), "{unchanged}");
     assert_eq!(unchanged["distinctAttribute"], json!(null), "{unchanged}");

@@ -26,8 +26,16 @@ pub const RESERVED_PREFIX: &str = "_miroir_";
 /// the default `searchableAttributes: ["*"]`, which cannot leave a field out). None needs
 /// escaping in JSON, in a quoted CSV field or in a quoted filter value, and none is among the
 /// tokens users usually make word characters with `nonSeparatorTokens` (`#`, `&`, `@`, `+`, `-`,
-/// `.`, `_`, and `/` or `:` for paths, URLs and times).
-const SHARD_DIGITS: [u8; 8] = *b"!(){};?*";
+/// `.`, `_`, and `/` or `:` for paths, URLs and times); settings that would make one a word
+/// are refused (`is_shard_digit_token`).
+pub const SHARD_DIGITS: &str = "!(){};?*";
+
+/// Whether `token` is made only of shard digits: a `nonSeparatorTokens` entry like that takes a
+/// digit off the separators and a `dictionary` entry keeps a run of them as one word, either of
+/// which would make `_miroir_shard` values searchable words again.
+pub fn is_shard_digit_token(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| SHARD_DIGITS.as_bytes().contains(&b))
+}
 
 /// Appends the `_miroir_shard` value of `shard` (without quotes).
 pub fn push_shard_value(out: &mut Vec<u8>, mut shard: u32) {
@@ -35,7 +43,7 @@ pub fn push_shard_value(out: &mut Vec<u8>, mut shard: u32) {
     let mut i = buf.len();
     loop {
         i -= 1;
-        buf[i] = SHARD_DIGITS[(shard % 8) as usize];
+        buf[i] = SHARD_DIGITS.as_bytes()[(shard % 8) as usize];
         shard /= 8;
         if shard == 0 {
             break;
@@ -604,6 +612,10 @@ mod tests {
                     .all(|c| !c.is_alphanumeric() && !"\"\\' ,".contains(c)),
                 "{v}"
             );
+            assert!(is_shard_digit_token(v), "{v}");
+        }
+        for other in ["", "#", "a!", "! ", "C++"] {
+            assert!(!is_shard_digit_token(other), "{other}");
         }
     }
 
