@@ -4,16 +4,26 @@
 # upstream (`canned_upstream`). Counts are zeroed after a warm-up and dumped after a bounded wrk
 # run; the total is divided by the requests wrk completed. The kernel's share (≈ 2/3 of Miroir's
 # CPU in `search_proxy`) is not in this number; it is the user-space cost, without noise.
-# Usage: perf/request_icount.sh [SECONDS]   (needs valgrind, wrk, curl, python3)
+# Usage: [SHARDS=3] perf/request_icount.sh [SECONDS]   (needs valgrind, wrk, curl, python3)
+# SHARDS=N puts N shards on N canned upstreams (the fan-out and merge of N answers).
 set -eu
 secs=${1:-10}
+shards=${SHARDS:-1}
 cargo build --release -q -p miroir -p miroir-perf
 dir=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-up="127.0.0.1:$(port)"
 listen="127.0.0.1:$(port)"
-target/release/canned_upstream "$up" > /dev/null &
-upstream_pid=$!
+upstream_pids=""
+node_entries=""
+for n in $(seq 0 $((shards - 1))); do
+    up="127.0.0.1:$(port)"
+    target/release/canned_upstream "$up" > /dev/null &
+    upstream_pids="$upstream_pids $!"
+    node_entries="$node_entries
+[[nodes]]
+id = \"node-$n\"
+address = \"http://$up\""
+done
 cat > "$dir/miroir.toml" <<TOML
 [server]
 listen = "$listen"
@@ -23,19 +33,17 @@ io = "epoll"
 [auth]
 node_master_key = "perf-node-master-key-0123"
 [cluster]
-shards = 1
+shards = $shards
 [store]
 path = "$dir/miroir.redb"
 [log]
 level = "warn"
-[[nodes]]
-id = "node-0"
-address = "http://$up"
+$node_entries
 TOML
 valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
     target/release/miroir serve --config "$dir/miroir.toml" 2> "$dir/valgrind.log" &
 miroir_pid=$!
-trap 'kill $miroir_pid $upstream_pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $miroir_pid $upstream_pids 2>/dev/null; rm -rf "$dir"' EXIT
 tries=0
 until curl -fs "http://$listen/_miroir/ready" > /dev/null; do
     tries=$((tries + 1)); [ $tries -lt 120 ] || { echo "miroir never became ready"; exit 1; }
