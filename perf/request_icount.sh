@@ -4,18 +4,21 @@
 # upstream (`canned_upstream`). Counts are zeroed after a warm-up and dumped after a bounded wrk
 # run; the total is divided by the requests wrk completed. The kernel's share (≈ 2/3 of Miroir's
 # CPU in `search_proxy`) is not in this number; it is the user-space cost, without noise.
-# Usage: [SHARDS=3] perf/request_icount.sh [SECONDS]   (needs valgrind, wrk, curl, python3)
-# SHARDS=N puts N shards on N canned upstreams (the fan-out and merge of N answers).
+# Usage: [NODES=3 SHARDS=9] perf/request_icount.sh [SECONDS]   (needs valgrind, wrk, curl, python3)
+# NODES=N spreads SHARDS shards over N canned upstreams (the fan-out and merge of N answers);
+# every node must hold a shard, which 3 shards on 3 nodes do not (`shards_spanning` in
+# perf/src/lib.rs: 9 for 3 nodes).
 set -eu
 secs=${1:-10}
-shards=${SHARDS:-1}
+nodes=${NODES:-1}
+shards=${SHARDS:-$nodes}
 cargo build --release -q -p miroir -p miroir-perf
 dir=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 listen="127.0.0.1:$(port)"
 upstream_pids=""
 node_entries=""
-for n in $(seq 0 $((shards - 1))); do
+for n in $(seq 0 $((nodes - 1))); do
     up="127.0.0.1:$(port)"
     target/release/canned_upstream "$up" > /dev/null &
     upstream_pids="$upstream_pids $!"
@@ -49,6 +52,11 @@ until curl -fs "http://$listen/_miroir/ready" > /dev/null; do
     tries=$((tries + 1)); [ $tries -lt 120 ] || { echo "miroir never became ready"; exit 1; }
     sleep 0.5
 done
+curl -fs "http://$listen/_miroir/topology" | python3 -c '
+import json, sys
+counts = [n["shard_count"] for n in json.load(sys.stdin)["nodes"]]
+if min(counts) == 0:
+    sys.exit(f"a node holds no shard (shards per node: {counts}); raise SHARDS")'
 curl -fs -X POST "http://$listen/indexes" -H 'content-type: application/json' \
     -d '{"uid":"movies","primaryKey":"id"}' > /dev/null
 printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' \

@@ -79,7 +79,55 @@ impl MiroirProcess {
     }
 }
 
+/// The smallest shard count from `at_least` up under which each of `nodes` nodes (ids
+/// `node-{i}`, as [`MiroirProcess::start`] names them; one group, one copy) holds a shard, so
+/// that a search fans out to every node. Rendezvous placement gives few shards to few nodes
+/// unevenly (3 shards on `node-0..2` leave one node empty), and a node holding no shard is
+/// never asked.
+pub fn shards_spanning(nodes: usize, at_least: u32) -> u32 {
+    use miroir_router::{GroupSpec, GroupState, NodeSpec, NodeState, RoutingSnapshot, Topology};
+    let spans = |shards: u32| {
+        let topology = Topology {
+            shards,
+            replication_factor: 1,
+            nodes: (0..nodes)
+                .map(|i| NodeSpec {
+                    id: format!("node-{i}"),
+                    group: 0,
+                    state: NodeState::Active,
+                })
+                .collect(),
+            groups: vec![GroupSpec {
+                id: 0,
+                state: GroupState::Active,
+            }],
+        };
+        RoutingSnapshot::build(topology, vec![true; nodes]).is_ok_and(|routing| {
+            (0..nodes).all(|n| u16::try_from(n).is_ok_and(|n| routing.shard_count(n) > 0))
+        })
+    };
+    (at_least.max(1)..=at_least.max(1).saturating_mul(64))
+        .find(|&shards| spans(shards))
+        .unwrap_or(at_least)
+}
+
 impl MiroirProcess {
+    /// How many shards each node holds, from `/_miroir/topology`.
+    pub fn shard_counts(&self) -> Vec<u64> {
+        let topology = http::get(&self.addr, "/_miroir/topology", &[]).expect("topology");
+        let value: serde_json::Value =
+            serde_json::from_slice(&topology.body).expect("topology JSON");
+        value["nodes"]
+            .as_array()
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .filter_map(|n| n["shard_count"].as_u64())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -18,7 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use miroir_perf::upstream::start_upstream;
-use miroir_perf::{children, free_port, median, wait_until, CpuTime, MiroirProcess};
+use miroir_perf::{
+    children, free_port, median, shards_spanning, wait_until, CpuTime, MiroirProcess,
+};
 
 /// nginx as a keep-alive reverse proxy in front of `upstream`, 2 workers.
 fn start_nginx(upstream: &str, dir: &Path) -> (Child, String) {
@@ -99,6 +101,23 @@ fn wrk(addr: &str, seconds: u64, connections: usize, script: &Path) -> WrkResult
     }
 }
 
+/// TCP segments this network namespace has sent (`OutSegs` in /proc/net/snmp): on loopback every
+/// segment is also received, so its growth per request counts the proxy's data segments plus any
+/// pure ACK or window update it causes (4 at best: client read and write, node write and read).
+fn tcp_out_segments() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "OutSegs")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
+}
+
 fn main() {
     let args: Vec<u64> = std::env::args()
         .skip(1)
@@ -118,8 +137,15 @@ fn main() {
     let miroir1 = MiroirProcess::start(std::slice::from_ref(&upstream), 1, 2);
     miroir1.create_index("movies");
     let uplinks: Vec<String> = (0..3).map(|_| start_upstream()).collect();
-    let miroir3 = MiroirProcess::start(&uplinks, 3, 2);
+    let shards3 = shards_spanning(uplinks.len(), 3);
+    let miroir3 = MiroirProcess::start(&uplinks, shards3, 2);
+    let holding = miroir3.shard_counts();
+    assert!(
+        holding.len() == uplinks.len() && holding.iter().all(|&n| n > 0),
+        "every node must hold a shard for a 3-way fan-out: {holding:?}"
+    );
     miroir3.create_index("movies");
+    let miroir3_name = format!("miroir, 3 nodes (S={shards3})");
 
     println!("search through a proxy: wrk -t2 -c{connections} -d{seconds}s, POST /indexes/movies/search, 10-hit answers");
     println!(
@@ -139,7 +165,7 @@ fn main() {
             vec![miroir1.pid()],
         ),
         (
-            "miroir, 3 nodes (S=3)",
+            miroir3_name.as_str(),
             miroir3.addr.as_str(),
             vec![miroir3.pid()],
         ),
@@ -152,13 +178,15 @@ fn main() {
             // A short warm-up fills the keep-alive pools.
             let _ = wrk(addr, 1, connections, &script);
             let (proxy_before, harness_before) = (CpuTime::of_all(pids), CpuTime::of(harness));
+            let segments_before = tcp_out_segments();
             let r = wrk(addr, seconds, connections, &script);
+            let segments = tcp_out_segments().saturating_sub(segments_before) as f64;
             let proxy = CpuTime::of_all(pids).since(proxy_before);
             let harness_cpu = CpuTime::of(harness).since(harness_before);
             let per_req = |cpu: f64| cpu / (r.rps * seconds as f64).max(1.0) * 1e6;
             let proxy_us = per_req(proxy.user + proxy.system);
             println!(
-                "  {name:<24} {:>7.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  CPU/req: proxy {proxy_us:>5.1} us ({:>4.1} user + {:>4.1} sys), upstream {:>4.1} us, wrk {:>4.1} us",
+                "  {name:<24} {:>7.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  CPU/req: proxy {proxy_us:>5.1} us ({:>4.1} user + {:>4.1} sys), upstream {:>4.1} us, wrk {:>4.1} us  TCP segments/req {:.2}",
                 r.rps,
                 r.p50_ms,
                 r.p99_ms,
@@ -166,6 +194,7 @@ fn main() {
                 per_req(proxy.system),
                 per_req(harness_cpu.user + harness_cpu.system),
                 per_req(harness_cpu.children),
+                segments / (r.rps * seconds as f64).max(1.0),
             );
             samples.push((r.rps, r.p99_ms, proxy_us));
         }
