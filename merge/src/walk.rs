@@ -60,6 +60,15 @@ fn load8(b: &[u8], j: usize) -> Option<u64> {
     Some(u64::from_le_bytes(chunk))
 }
 
+/// The 1 to 7 bytes of `b` from `j`, zero-padded to 8; `None` when there are none.
+#[inline(always)]
+fn load_last(b: &[u8], j: usize) -> Option<u64> {
+    let last = b.get(j..).filter(|last| !last.is_empty())?;
+    let mut chunk = [0u8; 8];
+    chunk.get_mut(..last.len())?.copy_from_slice(last);
+    Some(u64::from_le_bytes(chunk))
+}
+
 /// `i` is at an opening quote; returns the index just after the closing quote. Validates
 /// escapes, rejects control characters and checks UTF-8 when the string has non-ASCII bytes.
 ///
@@ -82,12 +91,14 @@ pub(crate) fn skip_string_escape_free(b: &[u8], i: usize) -> R<(usize, bool)> {
     }
 }
 
-/// The end of the string at `i` if it is plain ASCII without escapes (and not within the last
-/// 8 bytes of `b`); `None` means "use [`skip_string_slow`]".
+/// The end of the string at `i` if it is plain ASCII without escapes; `None` means "use
+/// [`skip_string_slow`]".
 #[inline(always)]
 pub(crate) fn skip_plain_string(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
-    while let Some(x) = load8(b, j) {
+    // The last bytes of `b` are read zero-padded (a node answer's last member, `requestUid`, ends
+    // there): a zero is a control byte, which stops the scan like the end of `b`.
+    while let Some(x) = load8(b, j).or_else(|| load_last(b, j)) {
         let quote = eq_mask(x, b'"');
         let other = eq_mask(x, b'\\') | (x.wrapping_sub(LO * 0x20) & !x) | x;
         let stop = quote | (other & HI);
@@ -670,6 +681,35 @@ mod tests {
         assert!(skip_string(br#""\u12G4""#, 0).is_err());
         assert_eq!(skip_string(br#""\u12aF""#, 0), Ok(8));
         assert!(skip_string(br#""abc"#, 0).is_err());
+    }
+
+    #[test]
+    fn plain_strings_end_where_the_general_reader_says_at_any_distance_from_the_end() {
+        for body in [
+            &br#""01a21968-ab49-7e53-b0ab-16ba21444fb0"}"#[..],
+            br#""batman","x":1}"#,
+            br#""a\"b","#,
+            "\"héllo\"}".as_bytes(),
+            b"\"ab\x01c\"}",
+            br#""unterminated"#,
+            br#""""#,
+        ] {
+            // The body cut at every length: the fast path, where it answers, agrees with the
+            // general reader, and answers for every plain string.
+            for len in 1..=body.len() {
+                let b = &body[..len];
+                let general = skip_string_slow(b, 0);
+                let plain_string = general.is_ok_and(|end| {
+                    b[1..end - 1]
+                        .iter()
+                        .all(|&c| (0x20..0x80).contains(&c) && c != b'\\')
+                });
+                match skip_plain_string(b, 0) {
+                    Some(end) => assert_eq!(Ok(end), general, "{b:?}"),
+                    None => assert!(!plain_string, "{b:?}"),
+                }
+            }
+        }
     }
 
     #[test]
