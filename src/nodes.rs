@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::future::{join, join3, join_all};
 use miroir_io::{Method, Request, Response, UpstreamError, UpstreamRequest, UpstreamResponse};
@@ -65,6 +65,27 @@ impl Api {
         request: &NodeRequest<'_>,
         authorization: Option<&[u8]>,
     ) -> NodeResult {
+        self.send_node_within(
+            node,
+            operation,
+            request,
+            authorization,
+            self.request_timeout,
+        )
+        .await
+    }
+
+    /// [`send_node`](Self::send_node) within `limit` (at most the upstream request timeout):
+    /// the pool's own timer, not a second one around it, which would also make the future
+    /// larger to move (monoio's timer entry is 640 bytes).
+    pub(crate) async fn send_node_within(
+        &self,
+        node: usize,
+        operation: NodeOperation,
+        request: &NodeRequest<'_>,
+        authorization: Option<&[u8]>,
+        limit: Duration,
+    ) -> NodeResult {
         let mut headers: [(&str, &[u8]); 2] = [("", b""), ("", b"")];
         let mut count = 0;
         if let Some(value) = authorization {
@@ -87,7 +108,7 @@ impl Api {
         let retry_safe = request.method.is_idempotent() || operation == NodeOperation::Read;
         let mut result = self
             .pool
-            .send_with(node, &upstream, self.request_timeout, retry_safe)
+            .send_with(node, &upstream, limit.min(self.request_timeout), retry_safe)
             .await;
         self.metrics
             .node_request(node, operation, started.elapsed());

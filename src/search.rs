@@ -556,11 +556,14 @@ impl Api {
             content_type: Some("application/json"),
             body,
         };
-        let send = self.send_node(node, NodeOperation::Read, &request, scatter.authorization);
-        match monoio::time::timeout(remaining, send).await {
-            Ok(r) => r,
-            Err(_) => Err(miroir_io::UpstreamError::Timeout),
-        }
+        self.send_node_within(
+            node,
+            NodeOperation::Read,
+            &request,
+            scatter.authorization,
+            remaining,
+        )
+        .await
     }
 
     /// One scatter of a search: the plan's nodes asked for `node_limit` hits, the shards of

@@ -276,13 +276,10 @@ impl Api {
             .filter(|&n| routing.is_healthy(n as u16))
         {
             trace.fan_out.set(trace.fan_out.get() + 1);
-            let send = self.send_node(node, NodeOperation::Admin, request, authorization);
-            let answer = match per_node {
-                Some(limit) => monoio::time::timeout(limit, send)
-                    .await
-                    .unwrap_or(Err(miroir_io::UpstreamError::Timeout)),
-                None => send.await,
-            };
+            let limit = per_node.unwrap_or(self.request_timeout);
+            let answer = self
+                .send_node_within(node, NodeOperation::Admin, request, authorization, limit)
+                .await;
             match answer {
                 Ok(resp) if resp.status == 200 => return Ok(resp.body),
                 Ok(resp) if resp.status < 500 => {
