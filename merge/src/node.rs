@@ -44,10 +44,16 @@ pub(crate) struct Node<'a> {
     pub tail: Tail<'a>,
 }
 
+/// A JSON number (already validated) that is a `u64`: digits only, no overflow.
 fn uint(raw: &[u8], at: usize) -> R<u64> {
-    std::str::from_utf8(raw)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
+    if raw.is_empty() {
+        return Err(Bad(at));
+    }
+    raw.iter()
+        .try_fold(0u64, |n, &c| {
+            let digit = c.checked_sub(b'0').filter(|d| *d < 10)?;
+            n.checked_mul(10)?.checked_add(u64::from(digit))
+        })
         .ok_or(Bad(at))
 }
 
@@ -56,7 +62,8 @@ impl<'a> Tail<'a> {
         // Meilisearch's own keys are plain ASCII, matched on their raw bytes; an escaped key is
         // decoded first, and a key kept in `other` is decoded (and so validated) there.
         let decoded;
-        let name: &[u8] = if key.contains(&b'\\') {
+        // Keys are short: a plain loop, not `memchr`'s setup.
+        let name: &[u8] = if key.iter().any(|&c| c == b'\\') {
             decoded = decode_str(key).ok_or(Bad(key_at))?;
             decoded.as_bytes()
         } else {
@@ -182,6 +189,31 @@ impl<'a> Node<'a> {
             Ok(())
         } else {
             Err(Bad(end))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uint;
+
+    #[test]
+    fn uint_reads_what_u64_parsing_reads() {
+        for raw in [
+            "0",
+            "7",
+            "1234567890",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "1.5",
+            "-1",
+            "1e3",
+            "",
+            " 1",
+        ] {
+            let want = raw.parse::<u64>().ok();
+            assert_eq!(uint(raw.as_bytes(), 0).ok(), want, "{raw:?}");
         }
     }
 }
