@@ -62,7 +62,7 @@ pub(crate) struct HeaderSpan {
 pub struct Request<'a> {
     pub method: Method,
     head: &'a [u8],
-    target: Range<usize>,
+    target: &'a str,
     headers: &'a [HeaderSpan],
     pub body: &'a [u8],
 }
@@ -78,7 +78,11 @@ impl<'a> Request<'a> {
         Request {
             method,
             head,
-            target,
+            // httparse only accepts visible ASCII in the target; checked once, read often.
+            target: head
+                .get(target)
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .unwrap_or(""),
             headers,
             body,
         }
@@ -86,8 +90,7 @@ impl<'a> Request<'a> {
 
     /// The request target as sent: path plus optional `?query`.
     pub fn target(&self) -> &'a str {
-        // httparse only accepts visible ASCII in the target.
-        std::str::from_utf8(&self.head[self.target.clone()]).unwrap_or("")
+        self.target
     }
 
     pub fn path(&self) -> &'a str {
@@ -101,8 +104,11 @@ impl<'a> Request<'a> {
 
     /// First header with this name (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers()
-            .find_map(|(n, v)| n.eq_ignore_ascii_case(name).then_some(v))
+        let head = self.head;
+        self.headers.iter().find_map(|h| {
+            let found = head.get(h.name.clone())?.eq_ignore_ascii_case(name.as_bytes());
+            found.then(|| head.get(h.value.clone())).flatten()
+        })
     }
 
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + '_ {
