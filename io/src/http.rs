@@ -106,7 +106,9 @@ impl<'a> Request<'a> {
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         let head = self.head;
         self.headers.iter().find_map(|h| {
-            let found = head.get(h.name.clone())?.eq_ignore_ascii_case(name.as_bytes());
+            let found = head
+                .get(h.name.clone())?
+                .eq_ignore_ascii_case(name.as_bytes());
             found.then(|| head.get(h.value.clone())).flatten()
         })
     }
