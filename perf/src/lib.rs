@@ -85,23 +85,9 @@ impl MiroirProcess {
 /// unevenly (3 shards on `node-0..2` leave one node empty), and a node holding no shard is
 /// never asked.
 pub fn shards_spanning(nodes: usize, at_least: u32) -> u32 {
-    use miroir_router::{GroupSpec, GroupState, NodeSpec, NodeState, RoutingSnapshot, Topology};
+    use miroir_router::{RoutingSnapshot, Topology};
     let spans = |shards: u32| {
-        let topology = Topology {
-            shards,
-            replication_factor: 1,
-            nodes: (0..nodes)
-                .map(|i| NodeSpec {
-                    id: format!("node-{i}"),
-                    group: 0,
-                    state: NodeState::Active,
-                })
-                .collect(),
-            groups: vec![GroupSpec {
-                id: 0,
-                state: GroupState::Active,
-            }],
-        };
+        let topology = Topology::one_group(shards, 1, (0..nodes).map(|i| format!("node-{i}")));
         RoutingSnapshot::build(topology, vec![true; nodes]).is_ok_and(|routing| {
             (0..nodes).all(|n| u16::try_from(n).is_ok_and(|n| routing.shard_count(n) > 0))
         })

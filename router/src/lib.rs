@@ -93,6 +93,33 @@ pub struct Topology {
     pub groups: Vec<GroupSpec>,
 }
 
+impl Topology {
+    /// One Active group (id 0) of Active nodes named `ids`, in that order: the simplest
+    /// cluster, as tests, benches and the perf harness build it.
+    pub fn one_group(
+        shards: u32,
+        replication_factor: usize,
+        ids: impl IntoIterator<Item = String>,
+    ) -> Topology {
+        Topology {
+            shards,
+            replication_factor,
+            nodes: ids
+                .into_iter()
+                .map(|id| NodeSpec {
+                    id,
+                    group: 0,
+                    state: NodeState::Active,
+                })
+                .collect(),
+            groups: vec![GroupSpec {
+                id: 0,
+                state: GroupState::Active,
+            }],
+        }
+    }
+}
+
 /// Shard of a document: `xxh3_64(pk) % shards`. Returns 0 when `shards == 0` rather than
 /// panicking (a validated topology always has `shards >= 1`).
 #[inline]

@@ -16,15 +16,7 @@ fn group(id: u32, state: GroupState) -> GroupSpec {
 
 /// One Active group (id 0) holding `ids`, all Active and healthy.
 fn one_group(ids: &[&str], shards: u32, rf: usize) -> Topology {
-    Topology {
-        shards,
-        replication_factor: rf,
-        nodes: ids
-            .iter()
-            .map(|id| node(id, 0, NodeState::Active))
-            .collect(),
-        groups: vec![group(0, GroupState::Active)],
-    }
+    Topology::one_group(shards, rf, ids.iter().map(|id| id.to_string()))
 }
 
 fn build_healthy(t: Topology) -> RoutingSnapshot {
