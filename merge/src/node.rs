@@ -62,8 +62,7 @@ impl<'a> Tail<'a> {
         // Meilisearch's own keys are plain ASCII, matched on their raw bytes; an escaped key is
         // decoded first, and a key kept in `other` is decoded (and so validated) there.
         let decoded;
-        // Keys are short: a plain loop, not `memchr`'s setup.
-        let name: &[u8] = if key.iter().any(|&c| c == b'\\') {
+        let name: &[u8] = if key.contains(&b'\\') {
             decoded = decode_str(key).ok_or(Bad(key_at))?;
             decoded.as_bytes()
         } else {
