@@ -362,17 +362,13 @@ fn first_reserved_name(value: &Value) -> Option<&str> {
 /// `name`) holds a token made only of shard digits: `_miroir_shard` values would become words
 /// that plain queries match.
 fn shard_digit_token_error(name: Option<&str>, value: &Value) -> Option<Response> {
-    const LISTS: [(&str, &str, &str); 2] = [
-        (
-            "nonSeparatorTokens",
-            "non-separator-tokens",
-            "invalid_settings_non_separator_tokens",
-        ),
-        ("dictionary", "dictionary", "invalid_settings_dictionary"),
+    const LISTS: [(&str, &str); 2] = [
+        ("nonSeparatorTokens", "invalid_settings_non_separator_tokens"),
+        ("dictionary", "invalid_settings_dictionary"),
     ];
-    LISTS.iter().find_map(|&(setting, route, code)| {
+    LISTS.iter().find_map(|&(setting, code)| {
         let list = match name {
-            Some(n) if n == route => value,
+            Some(route) if camel(route) == setting => value,
             Some(_) => return None,
             None => value.get(setting)?,
         };
