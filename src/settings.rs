@@ -363,7 +363,10 @@ fn first_reserved_name(value: &Value) -> Option<&str> {
 /// that plain queries match.
 fn shard_digit_token_error(name: Option<&str>, value: &Value) -> Option<Response> {
     const LISTS: [(&str, &str); 2] = [
-        ("nonSeparatorTokens", "invalid_settings_non_separator_tokens"),
+        (
+            "nonSeparatorTokens",
+            "invalid_settings_non_separator_tokens",
+        ),
         ("dictionary", "invalid_settings_dictionary"),
     ];
     LISTS.iter().find_map(|&(setting, code)| {
