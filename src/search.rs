@@ -1,14 +1,16 @@
 //! Scatter-gather search: one group's covering set (other groups fill in for
 //! shards it cannot cover), every node asked for `offset + limit` hits with
 //! ranking scores, failed nodes retried on another replica within the
-//! deadline, and the node lists k-way merged by `miroir-merge`.
+//! deadline, and the node lists k-way merged by `miroir-merge`. A node that answers for every
+//! shard alone (one shard, or a node holding them all) is asked the client's own parameters and
+//! its answer is relayed, less Miroir's own fields.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use miroir_io::{Method, Request, Response};
-use miroir_merge::{merge_search, MergeRequest, Page};
+use miroir_merge::{merge_search, relay_search, MergeRequest, Page};
 use miroir_router::batch::{shard_value, RESERVED_PREFIX, SHARD_FIELD};
 use miroir_router::{GroupState, RoutingSnapshot};
 use serde_json::{Map, Value};
@@ -184,11 +186,16 @@ struct Scatter<'s> {
     params: &'s Params<'s>,
     details: bool,
     hidden_field: Option<&'s str>,
+    /// Whether a node that answers for every shard may answer the client's own page (not when
+    /// the page is judged by other rules than the index's, as a federated query's is).
+    relay: bool,
 }
 
 /// What one scatter got.
 struct Gathered {
     answers: Vec<Vec<u8>>,
+    /// `answers` is one node's answer to the client's own page ([`Ask::Page`]).
+    relayed: bool,
     /// The shards no node answered for (sorted).
     uncovered: Vec<u32>,
     fan_out: usize,
@@ -426,6 +433,7 @@ impl Api {
             params,
             details,
             hidden_field,
+            relay: pagination == Pagination::WithinMaxTotalHits,
         };
         let mut node_limit = window_end;
         let mut more_rounds = 3u32;
@@ -438,6 +446,7 @@ impl Api {
             let round_started = Instant::now();
             let Gathered {
                 answers,
+                relayed,
                 uncovered,
                 fan_out,
                 retries,
@@ -494,7 +503,12 @@ impl Api {
             let mut out = miroir_io::http::take_buffer(
                 answers.iter().map(Vec::len).sum::<usize>().min(1 << 20),
             );
-            let merged = merge_search(&merge_req, &bodies, &mut out);
+            let merged = match bodies.as_slice() {
+                [answer] if relayed => {
+                    relay_search(answer, Some(request_uid), &mut out).map(|()| None)
+                }
+                _ => merge_search(&merge_req, &bodies, &mut out).map(Some),
+            };
             drop(bodies);
             for answer in answers {
                 miroir_io::http::recycle_buffer(answer);
@@ -523,7 +537,7 @@ impl Api {
             // the nodes for twice as many, a few times, while another round fits before the
             // deadline.
             let took = round_started.elapsed();
-            if stats.node_ran_out
+            if stats.is_some_and(|s| s.node_ran_out)
                 && more_rounds > 0
                 && deadline.saturating_duration_since(Instant::now()) > took
             {
@@ -580,6 +594,7 @@ impl Api {
         let mut shared_body: Option<Vec<u8>> = None;
 
         let mut answers: Vec<Vec<u8>> = Vec::new();
+        let mut relayed = false;
         let mut retries = 0u64;
         let mut fan_out = 0usize;
         let mut uncovered: Vec<u32> = Vec::new();
@@ -597,23 +612,28 @@ impl Api {
                 uncovered = pending.uncovered.clone();
                 break;
             }
+            // One node answering for every shard (none answered yet, none left out) answers the
+            // client's page itself.
+            let relay = scatter.relay
+                && answers.is_empty()
+                && pending.per_node.len() == 1
+                && pending.uncovered.is_empty();
+            let ask = if relay {
+                Ask::Page
+            } else {
+                Ask::Window {
+                    end: node_limit,
+                    details: scatter.details,
+                    also_retrieve: scatter.hidden_field,
+                }
+            };
             let mut filtered: Vec<Option<Vec<u8>>> = Vec::with_capacity(pending.per_node.len());
             for (&node, shards) in &pending.per_node {
                 if scatter.rf > 1 || round > 0 || pending.partial_nodes.contains(&node) {
-                    filtered.push(Some(scatter.params.node_body(
-                        node_limit,
-                        scatter.details,
-                        Some(shards),
-                        scatter.hidden_field,
-                    )));
+                    filtered.push(Some(scatter.params.node_body(ask, Some(shards))));
                 } else {
                     if shared_body.is_none() {
-                        shared_body = Some(scatter.params.node_body(
-                            node_limit,
-                            scatter.details,
-                            None,
-                            scatter.hidden_field,
-                        ));
+                        shared_body = Some(scatter.params.node_body(ask, None));
                     }
                     filtered.push(None);
                 }
@@ -637,7 +657,10 @@ impl Api {
             let mut lost_shards: Vec<u32> = pending.uncovered.clone();
             for ((node, shards, _), result) in bodies.iter().zip(results) {
                 match result {
-                    Ok(resp) if resp.status == 200 => answers.push(resp.body),
+                    Ok(resp) if resp.status == 200 => {
+                        answers.push(resp.body);
+                        relayed = relay;
+                    }
                     Ok(resp) if (400..500).contains(&resp.status) => {
                         client_error = Some(Response::json(resp.status, resp.body));
                         break 'rounds;
@@ -664,6 +687,7 @@ impl Api {
         uncovered.dedup();
         Gathered {
             answers,
+            relayed,
             uncovered,
             fan_out,
             retries,
@@ -712,6 +736,22 @@ fn replan(routing: &RoutingSnapshot, shards: &[u32], avoid: &[usize]) -> Plan {
     let mut plan = Plan::empty();
     plan.fill_in(routing, shards.iter().copied(), avoid);
     plan
+}
+
+/// What a search asks each node.
+#[derive(Clone, Copy, Debug)]
+enum Ask<'a> {
+    /// The merge's window: `offset: 0`, `limit: end`, `showRankingScore: true` (and details
+    /// when `details`), no `page`/`hitsPerPage`, and `also_retrieve` added to
+    /// `attributesToRetrieve`.
+    Window {
+        end: usize,
+        details: bool,
+        also_retrieve: Option<&'a str>,
+    },
+    /// The client's own parameters: a node that answers for every shard answers the client's
+    /// page, relayed as it is.
+    Page,
 }
 
 /// A search's parameters: a `serde_json` object (GET queries, multi-search,
@@ -797,32 +837,31 @@ impl Params<'_> {
         }
     }
 
-    /// What a node is asked: the client's parameters with `offset: 0`,
-    /// `limit: window_end`, `showRankingScore: true` (and details when
-    /// `details`), no `page`/`hitsPerPage`, `shards` ANDed to the filter, and
-    /// `also_retrieve` added to `attributesToRetrieve`.
-    fn node_body(
-        &self,
-        window_end: usize,
-        details: bool,
-        shards: Option<&[u32]>,
-        also_retrieve: Option<&str>,
-    ) -> Vec<u8> {
+    /// What a node is asked: the client's parameters as `ask` says, with `shards` ANDed to the
+    /// filter.
+    fn node_body(&self, ask: Ask<'_>, shards: Option<&[u32]>) -> Vec<u8> {
         match self {
             Params::Map(body) => {
                 let mut b = (*body).clone();
-                if let (Some(field), Some(Value::Array(fields))) =
-                    (also_retrieve, b.get_mut("attributesToRetrieve"))
+                if let Ask::Window {
+                    end,
+                    details,
+                    also_retrieve,
+                } = ask
                 {
-                    fields.push(Value::from(field));
-                }
-                b.remove("page");
-                b.remove("hitsPerPage");
-                b.insert("offset".into(), Value::from(0));
-                b.insert("limit".into(), Value::from(window_end));
-                b.insert("showRankingScore".into(), Value::from(true));
-                if details {
-                    b.insert("showRankingScoreDetails".into(), Value::from(true));
+                    if let (Some(field), Some(Value::Array(fields))) =
+                        (also_retrieve, b.get_mut("attributesToRetrieve"))
+                    {
+                        fields.push(Value::from(field));
+                    }
+                    b.remove("page");
+                    b.remove("hitsPerPage");
+                    b.insert("offset".into(), Value::from(0));
+                    b.insert("limit".into(), Value::from(end));
+                    b.insert("showRankingScore".into(), Value::from(true));
+                    if details {
+                        b.insert("showRankingScoreDetails".into(), Value::from(true));
+                    }
                 }
                 if let Some(shards) = shards {
                     let filter = with_shard_filter(body.get("filter"), shards);
@@ -830,7 +869,7 @@ impl Params<'_> {
                 }
                 serde_json::to_vec(&Value::Object(b)).unwrap_or_default()
             }
-            Params::Raw(raw) => raw.node_body(window_end, details, shards, also_retrieve),
+            Params::Raw(raw) => raw.node_body(ask, shards),
         }
     }
 }
@@ -853,6 +892,8 @@ const MAX_RAW_MEMBERS: usize = 24;
 /// duplicate keys, no exponent numbers (their range is not checked here),
 /// no `\u` surrogate escapes, nesting within `serde_json`'s limit.
 struct RawBody<'a> {
+    /// The whole body, sent as it is when nothing is rewritten.
+    text: &'a str,
     members: [(&'a str, &'a str); MAX_RAW_MEMBERS],
     len: usize,
 }
@@ -876,6 +917,7 @@ impl<'a> RawBody<'a> {
             pos: 0,
         };
         let mut raw = RawBody {
+            text: body,
             members: [("", ""); MAX_RAW_MEMBERS],
             len: 0,
         };
@@ -923,14 +965,17 @@ impl<'a> RawBody<'a> {
             .find_map(|&(k, v)| (k == key).then_some(v))
     }
 
-    fn node_body(
-        &self,
-        window_end: usize,
-        details: bool,
-        shards: Option<&[u32]>,
-        also_retrieve: Option<&str>,
-    ) -> Vec<u8> {
+    fn node_body(&self, ask: Ask<'_>, shards: Option<&[u32]>) -> Vec<u8> {
         use std::io::Write;
+        let (window, also_retrieve) = match ask {
+            Ask::Page if shards.is_none() => return self.text.as_bytes().to_vec(),
+            Ask::Page => (None, None),
+            Ask::Window {
+                end,
+                details,
+                also_retrieve,
+            } => (Some((end, details)), also_retrieve),
+        };
         let mut out = Vec::with_capacity(
             96 + self.members[..self.len]
                 .iter()
@@ -939,11 +984,14 @@ impl<'a> RawBody<'a> {
         );
         out.push(b'{');
         for &(key, value) in &self.members[..self.len] {
-            if REWRITTEN.contains(&key)
-                || (details && key == "showRankingScoreDetails")
-                || (shards.is_some() && key == "filter")
-            {
+            let rewritten = window.is_some_and(|(_, details)| {
+                REWRITTEN.contains(&key) || (details && key == "showRankingScoreDetails")
+            });
+            if rewritten || (shards.is_some() && key == "filter") {
                 continue;
+            }
+            if out.len() > 1 {
+                out.push(b',');
             }
             out.push(b'"');
             out.extend_from_slice(key.as_bytes());
@@ -961,17 +1009,24 @@ impl<'a> RawBody<'a> {
                 }
                 _ => out.extend_from_slice(value.as_bytes()),
             }
-            out.push(b',');
         }
-        let _ = write!(
-            out,
-            "\"offset\":0,\"limit\":{window_end},\"showRankingScore\":true"
-        );
-        if details {
-            out.extend_from_slice(b",\"showRankingScoreDetails\":true");
+        if let Some((end, details)) = window {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            let _ = write!(
+                out,
+                "\"offset\":0,\"limit\":{end},\"showRankingScore\":true"
+            );
+            if details {
+                out.extend_from_slice(b",\"showRankingScoreDetails\":true");
+            }
         }
         if let Some(shards) = shards {
-            out.extend_from_slice(b",\"filter\":");
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"filter\":");
             // `with_shard_filter` on raw JSON: the shard filter alone, the
             // client's array with it appended, or `[client, shard]`.
             let shard = || format!("\"{}\"", shard_filter(shards));
@@ -1179,18 +1234,19 @@ mod tests {
             "distinct of {body}"
         );
         assert_eq!(r.query_json(), m.query_json(), "q of {body}");
-        for details in [false, true] {
+        let windows = [false, true].into_iter().flat_map(|details| {
+            [None, Some("genres")].map(|also_retrieve| Ask::Window {
+                end: 30,
+                details,
+                also_retrieve,
+            })
+        });
+        for ask in windows.chain([Ask::Page]) {
             for shards in [None, Some(&[1u32][..]), Some(&[0u32, 2][..])] {
-                for also in [None, Some("genres")] {
-                    let a: Value = serde_json::from_slice(&r.node_body(30, details, shards, also))
-                        .unwrap_or_else(|e| panic!("raw node body of {body}: {e}"));
-                    let b: Value =
-                        serde_json::from_slice(&m.node_body(30, details, shards, also)).unwrap();
-                    assert_eq!(
-                        a, b,
-                        "node body of {body} (details {details}, {shards:?}, {also:?})"
-                    );
-                }
+                let a: Value = serde_json::from_slice(&r.node_body(ask, shards))
+                    .unwrap_or_else(|e| panic!("raw node body of {body}: {e}"));
+                let b: Value = serde_json::from_slice(&m.node_body(ask, shards)).unwrap();
+                assert_eq!(a, b, "node body of {body} ({ask:?}, {shards:?})");
             }
         }
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
+use miroir_router::batch::shard_value;
 use serde_json::{json, Value};
 
 const GENRES: [&str; 4] = ["Drama", "Comedy", "Horror", "Action"];
@@ -34,10 +35,21 @@ fn doc(i: usize) -> Value {
     })
 }
 
-/// Miroir over `nodes` with the 1000-document `movies` index loaded.
+/// Miroir over `nodes` (16 shards) with the 1000-document `movies` index loaded.
 fn loaded(nodes: &[Node], rf: usize, group_of: impl Fn(usize) -> u32, extra: &str) -> Miroir {
+    loaded_with_shards(nodes, 16, rf, group_of, extra)
+}
+
+/// [`loaded`] with `shards` shards.
+fn loaded_with_shards(
+    nodes: &[Node],
+    shards: u32,
+    rf: usize,
+    group_of: impl Fn(usize) -> u32,
+    extra: &str,
+) -> Miroir {
     let rest = format!(
-        "[auth]\nnode_master_key = \"{NODE_KEY}\"\n[cluster]\nshards = 16\nreplication_factor = {rf}\n{}{extra}{}",
+        "[auth]\nnode_master_key = \"{NODE_KEY}\"\n[cluster]\nshards = {shards}\nreplication_factor = {rf}\n{}{extra}{}",
         if extra.contains("[health]") { "" } else { FAST_HEALTH },
         nodes_toml(nodes, group_of)
     );
@@ -1422,6 +1434,78 @@ fn a_number_query_finds_only_documents_that_show_it() {
                 .iter()
                 .any(|v| v.to_string().contains(q));
             assert!(shown, "{q} matched a document that does not show it: {hit}");
+        }
+    }
+}
+
+/// `v` without Miroir's own members (at any depth) and without what differs from one answer
+/// to the next (`requestUid`, `processingTimeMs`).
+fn comparable(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| {
+                    !k.starts_with("_miroir_") && *k != "requestUid" && *k != "processingTimeMs"
+                })
+                .map(|(k, v)| (k.clone(), comparable(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(comparable).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn a_search_one_node_answers_in_full_is_relayed() {
+    let queries = [
+        json!({"q": "movie", "page": 3, "hitsPerPage": 7, "facets": ["*"], "showRankingScore": true}),
+        json!({"offset": 990, "limit": 20, "sort": ["year:desc"], "attributesToHighlight": ["*"]}),
+        json!({"q": token(5), "showRankingScoreDetails": true, "attributesToRetrieve": ["id"]}),
+        json!({"distinct": "genres", "filter": "year > 1950", "facets": ["genres", "year"]}),
+    ];
+    // One node holding all 16 shards; then one shard on two replicas (RF 2), each search
+    // going to one of them with its shard filter.
+    for (node_count, shards, rf) in [(1, 16, 1), (2, 1, 2)] {
+        let nodes = start_nodes(node_count, NODE_KEY);
+        let m = loaded_with_shards(&nodes, shards, rf, |_| 0, "");
+        for query in &queries {
+            for _ in 0..node_count {
+                let seen_before: Vec<usize> = nodes
+                    .iter()
+                    .filter_map(Node::double)
+                    .map(|d| d.requests_seen("POST", "/indexes/movies/search"))
+                    .collect();
+                let answer = search(&m, query.clone());
+                assert!(!answer.to_string().contains("_miroir"), "{answer}");
+                let uid = answer["requestUid"].as_str().unwrap_or_default();
+                assert_eq!(uid.len(), 36, "Miroir's own request uid: {answer}");
+                // The node that answered was asked the client's own parameters.
+                let asked: Vec<Value> = nodes
+                    .iter()
+                    .filter_map(Node::double)
+                    .zip(&seen_before)
+                    .filter(|(d, &n)| d.requests_seen("POST", "/indexes/movies/search") > n)
+                    .filter_map(|(d, _)| d.last_body("POST", "/indexes/movies/search"))
+                    .map(|b| serde_json::from_slice(&b).unwrap())
+                    .collect();
+                if !nodes[0].is_real() {
+                    assert_eq!(asked.len(), 1, "one node asked: {asked:?}");
+                    let mut expected = query.clone();
+                    if rf > 1 {
+                        let shard = json!(format!("_miroir_shard IN ['{}']", shard_value(0)));
+                        expected["filter"] = match query.get("filter") {
+                            Some(client) => json!([client, shard]),
+                            None => shard,
+                        };
+                    }
+                    assert_eq!(asked[0], expected);
+                }
+                // The answer is the node's own, less Miroir's fields (the nodes hold the same
+                // documents).
+                let direct = node_post(&nodes[0], "/indexes/movies/search", query);
+                assert_ne!(direct["requestUid"], answer["requestUid"]);
+                assert_eq!(comparable(&answer), comparable(&direct), "{query}");
+            }
         }
     }
 }

@@ -9,6 +9,9 @@
 //!   `limit: offset + limit` (page mode: `limit: page * hitsPerPage`) and `showRankingScore:
 //!   true`; when the client sends `sort` (or the index has custom `field:asc|desc` ranking
 //!   rules), also `showRankingScoreDetails: true`.
+//! * [`relay_search`]: the answer of a node that answered for every shard, asked the client's
+//!   own parameters: relayed as it is, less the `_miroir_*` members, with Miroir's
+//!   `requestUid` (no merge).
 //! * [`merge_facet_search`]: facet-search responses → one (`facetHits` counts summed).
 //! * [`merge_facet_stats`]: the `facetStats` of a federated search with `mergeFacets`.
 //! * [`strip_reserved_fields`]: one document (single-document GET) without its `_miroir_*`
@@ -83,6 +86,7 @@ mod facets;
 pub mod federation;
 mod key;
 mod node;
+mod relay;
 mod scan;
 mod walk;
 
@@ -93,6 +97,7 @@ pub use errors::hide_reserved_attributes;
 pub use facets::facet_values_by_count;
 use key::{cmp_comps, cmp_num, field_key, Comp, Num, SortField};
 use node::{Node, OpenError, Tail};
+pub use relay::relay_search;
 use walk::{
     key_is, skip_value, strip_reserved_members, write_with_cuts, ws, ws_back, Bad, Members,
     RESERVED_PREFIX,

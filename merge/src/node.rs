@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::walk::{decode_str, skip_value, ws, Bad, Elements, Members, R};
+use crate::walk::{decode_str, key_name, skip_value, ws, Bad, Elements, Members, R};
 
 /// Top-level members other than `hits`, as raw (validated) slices or decoded numbers.
 #[derive(Default, Clone)]
@@ -61,14 +61,7 @@ impl<'a> Tail<'a> {
     fn record(&mut self, key: &'a [u8], key_at: usize, raw: &'a [u8], at: usize) -> R<()> {
         // Meilisearch's own keys are plain ASCII, matched on their raw bytes; an escaped key is
         // decoded first, and a key kept in `other` is decoded (and so validated) there.
-        let decoded;
-        let name: &[u8] = if key.contains(&b'\\') {
-            decoded = decode_str(key).ok_or(Bad(key_at))?;
-            decoded.as_bytes()
-        } else {
-            key
-        };
-        match name {
+        match key_name(key, key_at)?.as_ref() {
             b"query" => self.query = Some(raw),
             b"queryVector" => self.query_vector = Some(raw),
             b"processingTimeMs" => self.processing_time_ms = Some(uint(raw, at)?),

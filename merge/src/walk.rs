@@ -522,6 +522,17 @@ pub(crate) fn decode_str(raw: &[u8]) -> Option<Cow<'_, str>> {
         .map(Cow::Owned)
 }
 
+/// A member key's name: its raw bytes, decoded first when it holds an escape (`at`: where the
+/// key is, for the error).
+pub(crate) fn key_name(raw: &[u8], at: usize) -> R<Cow<'_, [u8]>> {
+    if raw.contains(&b'\\') {
+        let decoded = decode_str(raw).ok_or(Bad(at))?;
+        Ok(Cow::Owned(decoded.into_owned().into_bytes()))
+    } else {
+        Ok(Cow::Borrowed(raw))
+    }
+}
+
 /// Whether a raw (undecoded) key equals `name`.
 #[inline]
 pub(crate) fn key_is(raw: &[u8], name: &str) -> bool {

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use miroir_merge::{merge_search, MergeError, MergeRequest, Order, Page};
+use miroir_merge::{merge_search, relay_search, MergeError, MergeRequest, Order, Page};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -413,6 +413,26 @@ proptest! {
         prop_assert_eq!(keys.len(), 7);
     }
 
+    // A node that answered for every shard was asked the client's own page: relaying its
+    // answer must give what merging it alone gives, whatever its hits hold.
+    #[test]
+    fn a_lone_answer_relays_as_it_merges(c in case()) {
+        let mut req = MergeRequest::new(0, 1000);
+        req.show_ranking_score = true;
+        req.show_ranking_score_details = true;
+        req.request_uid = Some("miroir-uid");
+        for body in render_bodies(&c) {
+            let mut merged = Vec::new();
+            merge_search(&req, &[body.as_slice()], &mut merged).unwrap();
+            let mut relayed = Vec::new();
+            relay_search(&body, Some("miroir-uid"), &mut relayed).unwrap();
+            let relayed: Value = serde_json::from_slice(&relayed).expect("relayed output is valid JSON");
+            let merged: Value = serde_json::from_slice(&merged).unwrap();
+            prop_assert_eq!(&relayed, &merged);
+            prop_assert!(!has_reserved(&relayed));
+        }
+    }
+
     #[test]
     fn five_pages_of_ten_equal_limit_fifty(c in case()) {
         let bodies = render_bodies(&c);
@@ -478,6 +498,16 @@ proptest! {
             }
         } else {
             prop_assert!(out.is_empty());
+        }
+        let mut relayed = b"kept".to_vec();
+        if relay_search(&bodies[n], Some("m"), &mut relayed).is_ok() {
+            let input_valid = serde_json::from_slice::<Value>(&bodies[n]).is_ok();
+            match serde_json::from_slice::<Value>(&relayed[4..]) {
+                Ok(v) => prop_assert!(v["hits"].is_array()),
+                Err(e) => prop_assert!(!input_valid, "valid input, invalid relay: {e}"),
+            }
+        } else {
+            prop_assert_eq!(&relayed, b"kept");
         }
     }
 

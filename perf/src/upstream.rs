@@ -7,12 +7,13 @@ use std::net::TcpListener;
 use miroir_io::runtime::IoDriver;
 use serde_json::json;
 
-/// The canned answer: 10 hits with scores, like a node asked by Miroir (each document holds the
-/// `_miroir_shard` Miroir wrote into it, first, and Miroir cuts it out).
-fn search_response() -> Vec<u8> {
+/// The canned answer: 10 hits, each document holding the `_miroir_shard` Miroir wrote into it,
+/// first (Miroir cuts it out), and `_rankingScore` when `scores` (asked for by
+/// `"showRankingScore":true`, as Miroir's merge asks).
+fn search_response(scores: bool) -> Vec<u8> {
     let hits: Vec<_> = (0..10)
         .map(|i| {
-            json!({
+            let mut hit = json!({
                 "_miroir_shard": miroir_router::batch::shard_value(i * 5),
                 "id": 100 + i,
                 "title": format!("Batman film number {i}"),
@@ -25,8 +26,11 @@ fn search_response() -> Vec<u8> {
                 "source": "Based on Comic/Graphic Novel",
                 "creativeType": "Super Hero",
                 "usGross": 251_188_924 - i * 1000,
-                "_rankingScore": 0.99 - i as f64 * 0.01,
-            })
+            });
+            if scores {
+                hit["_rankingScore"] = json!(0.99 - i as f64 * 0.01);
+            }
+            hit
         })
         .collect();
     serde_json::to_vec(&json!({
@@ -80,6 +84,7 @@ pub fn start_upstream_on(bind: &str) -> String {
 /// Whole responses (head and body), built once.
 struct Answers {
     search: Vec<u8>,
+    search_with_scores: Vec<u8>,
     get: Vec<u8>,
     write: Vec<u8>,
 }
@@ -96,7 +101,8 @@ impl Answers {
             r
         };
         Answers {
-            search: full("200 OK", &search_response()),
+            search: full("200 OK", &search_response(false)),
+            search_with_scores: full("200 OK", &search_response(true)),
             get: full("200 OK", br#"{"status":"available","results":[]}"#),
             write: full("202 Accepted", br#"{"taskUid":1,"indexUid":"movies","status":"enqueued","type":"indexCreation","enqueuedAt":"2026-11-26T00:00:00Z"}"#),
         }
@@ -130,7 +136,11 @@ async fn serve(mut stream: monoio::net::TcpStream, answers: &'static Answers) {
         while let Some(len) = request_len(&buf[used..]) {
             let request = &buf[used..used + len];
             out.extend_from_slice(if contains(request, b"/search") {
-                &answers.search
+                if contains(request, b"\"showRankingScore\":true") {
+                    &answers.search_with_scores
+                } else {
+                    &answers.search
+                }
             } else if request.starts_with(b"GET") {
                 &answers.get
             } else {

@@ -155,6 +155,15 @@ impl TestNode {
             .sum()
     }
 
+    /// The body of the last request received with this method and path (query string
+    /// excluded), as it came.
+    pub fn last_body(&self, method: &str, path: &str) -> Option<Vec<u8>> {
+        lock(&self.inner.state)
+            .last_bodies
+            .get(&(method.to_owned(), path.to_owned()))
+            .cloned()
+    }
+
     /// How long each task stays `processing` before it is applied (default zero: tasks are
     /// processed promptly, but still asynchronously, by the node's task worker). Applies to
     /// tasks started after the call.
@@ -358,10 +367,12 @@ impl Inner {
 
     /// Accounting and fault injection, then routing. `None` = drop the connection unanswered.
     fn handle(&self, req: &Request) -> Option<Reply> {
-        *lock(&self.state)
-            .seen
-            .entry((req.method.clone(), req.path.clone()))
-            .or_insert(0) += 1;
+        {
+            let mut state = lock(&self.state);
+            let route = (req.method.clone(), req.path.clone());
+            *state.seen.entry(route.clone()).or_insert(0) += 1;
+            state.last_bodies.insert(route, req.body.clone());
+        }
         if let Fault::Delay(d) = self.fault() {
             thread::sleep(d);
         }

@@ -13,6 +13,8 @@ use crate::util::Timestamp;
 pub(crate) struct State {
     /// (method, path without query) → number of requests received.
     pub(crate) seen: HashMap<(String, String), usize>,
+    /// (method, path without query) → the body of the last such request.
+    pub(crate) last_bodies: HashMap<(String, String), Vec<u8>>,
     /// By uid (so `GET /indexes` lists them sorted, like Meilisearch).
     pub(crate) indexes: BTreeMap<String, Index>,
     pub(crate) tasks: BTreeMap<u32, Task>,
@@ -34,6 +36,7 @@ impl State {
     pub(crate) fn new(master_key: Option<&str>) -> State {
         State {
             seen: HashMap::new(),
+            last_bodies: HashMap::new(),
             indexes: BTreeMap::new(),
             tasks: BTreeMap::new(),
             queue: BTreeSet::new(),

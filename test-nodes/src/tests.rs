@@ -408,6 +408,12 @@ fn requests_seen_counts_by_method_and_path_prefix() {
     assert_eq!(node.requests_seen("POST", "/"), 1);
     assert_eq!(node.requests_seen("*", ""), 3);
     assert_eq!(node.requests_seen("DELETE", "/"), 0);
+    assert_eq!(
+        node.last_body("POST", "/health").as_deref(),
+        Some(&b"{}"[..])
+    );
+    assert_eq!(node.last_body("GET", "/health").as_deref(), Some(&b""[..]));
+    assert_eq!(node.last_body("POST", "/version"), None);
 }
 
 #[test]

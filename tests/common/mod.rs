@@ -230,6 +230,20 @@ pub fn create_index(m: &Miroir, uid: &str) -> u64 {
     ))
 }
 
+/// `POST path` with a JSON `body` on a node, with the node master key: the JSON answer.
+pub fn node_post(node: &Node, path: &str, body: &Value) -> Value {
+    let body = body.to_string();
+    http::request(
+        &node.url(),
+        "POST",
+        path,
+        &[("authorization", &format!("Bearer {NODE_KEY}")), JSON],
+        Some(body.as_bytes()),
+    )
+    .expect("request to a node")
+    .json()
+}
+
 /// `GET path` on a node, with the node master key: the JSON answer.
 pub fn node_get(node: &Node, path: &str) -> Value {
     http::get(
