@@ -125,49 +125,73 @@ pub const PATH_TEMPLATES: [&str; 33] = [
 ];
 
 /// The template of a request path, as an index into `PATH_TEMPLATES`.
+/// The templates it names are looked up at compile time.
 pub fn path_template(path: &str) -> usize {
-    let position = |t: &str| {
-        PATH_TEMPLATES
-            .iter()
-            .position(|p| *p == t)
-            .unwrap_or(PATH_TEMPLATES.len() - 1)
-    };
     let mut parts = path.trim_end_matches('/').split('/').skip(1);
-    let template = match (
+    match (
         parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
     ) {
-        (Some("indexes"), None, ..) => "/indexes",
-        (Some("indexes"), Some(_), None, ..) => "/indexes/{uid}",
+        (Some("indexes"), None, ..) => const { known("/indexes") },
+        (Some("indexes"), Some(_), None, ..) => const { known("/indexes/{uid}") },
         (Some("indexes"), Some(_), Some(sub), None, _) => match sub {
-            "search" => "/indexes/{uid}/search",
-            "similar" => "/indexes/{uid}/similar",
-            "facet-search" => "/indexes/{uid}/facet-search",
-            "documents" => "/indexes/{uid}/documents",
-            "settings" => "/indexes/{uid}/settings",
-            "stats" => "/indexes/{uid}/stats",
-            _ => "/indexes/{uid}/{other}",
+            "search" => const { known("/indexes/{uid}/search") },
+            "similar" => const { known("/indexes/{uid}/similar") },
+            "facet-search" => const { known("/indexes/{uid}/facet-search") },
+            "documents" => const { known("/indexes/{uid}/documents") },
+            "settings" => const { known("/indexes/{uid}/settings") },
+            "stats" => const { known("/indexes/{uid}/stats") },
+            _ => const { known("/indexes/{uid}/{other}") },
         },
         (Some("indexes"), Some(_), Some("documents"), Some(op), None) => match op {
-            "fetch" => "/indexes/{uid}/documents/fetch",
-            "delete" => "/indexes/{uid}/documents/delete",
-            "delete-batch" => "/indexes/{uid}/documents/delete-batch",
-            _ => "/indexes/{uid}/documents/{id}",
+            "fetch" => const { known("/indexes/{uid}/documents/fetch") },
+            "delete" => const { known("/indexes/{uid}/documents/delete") },
+            "delete-batch" => const { known("/indexes/{uid}/documents/delete-batch") },
+            _ => const { known("/indexes/{uid}/documents/{id}") },
         },
         (Some("indexes"), Some(_), Some("settings"), Some(_), None) => {
-            "/indexes/{uid}/settings/{setting}"
+            const { known("/indexes/{uid}/settings/{setting}") }
         }
-        (Some("indexes"), ..) => "/indexes/{uid}/{other}",
-        (Some("tasks"), Some("cancel"), None, ..) => "/tasks/cancel",
-        (Some("tasks"), Some(_), None, ..) => "/tasks/{uid}",
-        (Some("batches"), Some(_), None, ..) => "/batches/{uid}",
-        (Some("keys"), Some(_), None, ..) => "/keys/{key}",
-        _ => return position(path),
-    };
-    position(template)
+        (Some("indexes"), ..) => const { known("/indexes/{uid}/{other}") },
+        (Some("tasks"), Some("cancel"), None, ..) => const { known("/tasks/cancel") },
+        (Some("tasks"), Some(_), None, ..) => const { known("/tasks/{uid}") },
+        (Some("batches"), Some(_), None, ..) => const { known("/batches/{uid}") },
+        (Some("keys"), Some(_), None, ..) => const { known("/keys/{key}") },
+        _ => template_index(path).unwrap_or(PATH_TEMPLATES.len() - 1),
+    }
+}
+
+/// The index of a template `path_template` names: a typo fails the build.
+const fn known(template: &str) -> usize {
+    match template_index(template) {
+        Some(i) => i,
+        None => panic!("not in PATH_TEMPLATES"),
+    }
+}
+
+/// The index of `template` in `PATH_TEMPLATES`.
+const fn template_index(template: &str) -> Option<usize> {
+    let wanted = template.as_bytes();
+    let mut i = 0;
+    'templates: while i < PATH_TEMPLATES.len() {
+        let candidate = PATH_TEMPLATES[i].as_bytes();
+        i += 1;
+        if candidate.len() != wanted.len() {
+            continue;
+        }
+        let mut k = 0;
+        while k < wanted.len() {
+            if candidate[k] != wanted[k] {
+                continue 'templates;
+            }
+            k += 1;
+        }
+        return Some(i - 1);
+    }
+    None
 }
 
 fn method_index(m: Method) -> usize {
