@@ -1507,5 +1507,21 @@ fn a_search_one_node_answers_in_full_is_relayed() {
                 assert_eq!(comparable(&answer), comparable(&direct), "{query}");
             }
         }
+        // A plain multi-search relays each query's answer the same way.
+        let queries_with_uid: Vec<Value> = queries
+            .iter()
+            .map(|q| {
+                let mut q = q.clone();
+                q["indexUid"] = json!("movies");
+                q
+            })
+            .collect();
+        let multi = multi_search(&m, json!({ "queries": queries_with_uid }));
+        assert!(!multi.to_string().contains("_miroir"), "{multi}");
+        for (query, result) in queries.iter().zip(multi["results"].as_array().unwrap()) {
+            let mut direct = node_post(&nodes[0], "/indexes/movies/search", query);
+            direct["indexUid"] = json!("movies");
+            assert_eq!(comparable(result), comparable(&direct), "{query}");
+        }
     }
 }

@@ -14,7 +14,8 @@ use crate::{bad_json, Ctx, Head, MergeError, Order};
 /// Appends the node's search answer `body` to `out` without any `_miroir_*` member (of the
 /// hits, of their `_formatted` and `_matchesPosition`, of `facetDistribution` and
 /// `facetStats`), with `requestUid` set to `request_uid` when given (added last when the node
-/// sent none). Everything else is the node's, in its order. The body is validated as
+/// sent none). Everything else is the node's, in its order (whitespace around the object
+/// left out, so the answer starts with `{`). The body is validated as
 /// [`crate::merge_search`] validates a node's: the top-level members in full, the hits'
 /// structure and the members whose key starts with `_`. On error `out` is left as it was.
 pub fn relay_search(
@@ -60,8 +61,8 @@ fn relay_into(b: &[u8], request_uid: Option<&str>, out: &mut Vec<u8>) -> R<bool>
         nested: Vec::new(),
     };
     let mut details = DetailsReader::default();
-    // The first byte of `b` not yet copied.
-    let mut copied = 0usize;
+    // The first byte of `b` not yet copied (whitespace around the object is left out).
+    let mut copied = ws(b, 0);
     let mut uid_written = request_uid.is_none();
     let mut has_hits = false;
     let mut top = Members::new(b, 0, 0)?;
@@ -113,7 +114,7 @@ fn relay_into(b: &[u8], request_uid: Option<&str>, out: &mut Vec<u8>) -> R<bool>
         write_str(out, uid);
         copied = end - 1;
     }
-    write_with_cuts(b, copied, b.len(), &[], out)?;
+    write_with_cuts(b, copied, end, &[], out)?;
     Ok(has_hits)
 }
 
@@ -162,9 +163,10 @@ mod tests {
         );
         assert_eq!(relay(body, None).unwrap(), body);
         assert_eq!(
-            relay("{\"hits\":[{\"_miroir_shard\":\"!\"}] }\n", Some("m")).unwrap(),
-            "{\"hits\":[{}] ,\"requestUid\":\"m\"}\n"
+            relay(" {\"hits\":[{\"_miroir_shard\":\"!\"}] }\n", Some("m")).unwrap(),
+            "{\"hits\":[{}] ,\"requestUid\":\"m\"}"
         );
+        assert_eq!(relay("\n{\"hits\":[]}\n", None).unwrap(), "{\"hits\":[]}");
     }
 
     #[test]
