@@ -331,8 +331,10 @@ impl Api {
         let show_score = params.flag("showRankingScore").unwrap_or(false);
         let show_details = params.flag("showRankingScoreDetails").unwrap_or(false);
         let query_json = params.query_json();
+        // The deadline and the first round's start share one clock read.
+        let mut round_started = Instant::now();
         let deadline =
-            Instant::now() + Duration::from_millis(self.cluster.config.scatter.node_timeout_ms);
+            round_started + Duration::from_millis(self.cluster.config.scatter.node_timeout_ms);
         // The index's settings (this core's cache, else one read): a custom sort rule needs the
         // hits' details to be merged in order; facet values follow its faceting. Unreadable
         // settings leave the merge to what the answers show.
@@ -443,7 +445,6 @@ impl Api {
         // for more) fares worse.
         let mut earlier: Option<Searched> = None;
         loop {
-            let round_started = Instant::now();
             let Gathered {
                 answers,
                 relayed,
@@ -536,17 +537,18 @@ impl Api {
             // Distinct may need more of a node's list than the window (see `node_ran_out`): ask
             // the nodes for twice as many, a few times, while another round fits before the
             // deadline.
-            let took = round_started.elapsed();
-            if stats.is_some_and(|s| s.node_ran_out)
-                && more_rounds > 0
-                && deadline.saturating_duration_since(Instant::now()) > took
-            {
-                more_rounds -= 1;
-                node_limit = node_limit.saturating_mul(2);
-                if let Some(old) = earlier.replace(page) {
-                    miroir_io::http::recycle_buffer(old.body);
+            if stats.is_some_and(|s| s.node_ran_out) && more_rounds > 0 {
+                let now = Instant::now();
+                let took = now.saturating_duration_since(round_started);
+                if deadline.saturating_duration_since(now) > took {
+                    more_rounds -= 1;
+                    node_limit = node_limit.saturating_mul(2);
+                    if let Some(old) = earlier.replace(page) {
+                        miroir_io::http::recycle_buffer(old.body);
+                    }
+                    round_started = now;
+                    continue;
                 }
-                continue;
             }
             if let Some(old) = earlier.take() {
                 miroir_io::http::recycle_buffer(old.body);
