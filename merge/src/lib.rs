@@ -291,6 +291,23 @@ struct Ctx<'r> {
 }
 
 impl<'a> Head<'a> {
+    /// The head of node list `node` (body `b`), its hit at `start` not read yet.
+    fn new(node: usize, b: &'a [u8], start: usize) -> Self {
+        Head {
+            node,
+            b,
+            start,
+            end: start,
+            pos: 0,
+            score: Num::F(f64::NEG_INFINITY),
+            has_details: false,
+            comps: Vec::new(),
+            last_details: LastRead::default(),
+            cuts: Vec::new(),
+            nested: Vec::new(),
+        }
+    }
+
     /// Reads the hit object at `self.start` (nested `depth` deep): its end, score, details key
     /// (when needed) and the cuts. The structural scanner steps over everything but the members
     /// whose key starts with `_` (or an escape); those are read — and validated — here.
@@ -707,20 +724,9 @@ fn merge_inner(
     let mut heads: Vec<Head<'_>> = Vec::with_capacity(nodes.len());
     for (i, node) in nodes.iter_mut().enumerate() {
         if let Some(start) = node.next_hit_start().map_err(|e| bad_json(i, e))? {
-            let mut h = Head {
-                node: i,
-                b: node.b,
-                start,
-                end: start,
-                pos: 0,
-                score: Num::F(f64::NEG_INFINITY),
-                has_details: false,
-                // Room for the usual 7–10 ranking rules, so keys do not regrow per hit.
-                comps: Vec::with_capacity(16),
-                last_details: LastRead::default(),
-                cuts: Vec::new(),
-                nested: Vec::new(),
-            };
+            let mut h = Head::new(i, node.b, start);
+            // Room for the usual 7–10 ranking rules, so keys do not regrow per hit.
+            h.comps.reserve(16);
             h.analyze(&ctx, node.hit_depth(), &mut details)
                 .map_err(|e| bad_json(i, e))?;
             node.hit_done(h.end);

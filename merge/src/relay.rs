@@ -3,9 +3,8 @@
 //! Meilisearch holding all the documents gives. It is relayed byte for byte, less Miroir's own
 //! members, with no k-way merge and no rewritten tail.
 
-use crate::details::{DetailsReader, LastRead};
+use crate::details::DetailsReader;
 use crate::facets::write_str;
-use crate::key::Num;
 use crate::walk::{
     key_name, skip_value, strip_reserved_members, write_with_cuts, ws, Bad, Elements, Members, R,
 };
@@ -47,19 +46,7 @@ fn relay_into(b: &[u8], request_uid: Option<&str>, out: &mut Vec<u8>) -> R<bool>
         order: Some(Order::Score),
         fields: &[],
     };
-    let mut head = Head {
-        node: 0,
-        b,
-        start: 0,
-        end: 0,
-        pos: 0,
-        score: Num::F(f64::NEG_INFINITY),
-        has_details: false,
-        comps: Vec::new(),
-        last_details: LastRead::default(),
-        cuts: Vec::new(),
-        nested: Vec::new(),
-    };
+    let mut head = Head::new(0, b, 0);
     let mut details = DetailsReader::default();
     // The first byte of `b` not yet copied (whitespace around the object is left out).
     let mut copied = ws(b, 0);
