@@ -15,8 +15,10 @@ use crate::metrics::{path_template, NodeOperation, Registry, ThreadMetrics, PATH
 use crate::nodes::NodeRequest;
 
 /// What one request did, for its log line.
-#[derive(Default)]
 pub(crate) struct RequestTrace {
+    /// When the handler got the request: its latency, and the origin of its deadlines, so a
+    /// search reads the clock once for all of them.
+    pub(crate) started: Instant,
     /// Node requests sent.
     pub(crate) fan_out: Cell<u32>,
     /// Answered without some shard or group.
@@ -527,12 +529,15 @@ pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
 
 impl Handler for Api {
     async fn handle(&self, req: Request<'_>) -> Response {
-        let started = Instant::now();
+        let trace = RequestTrace {
+            started: Instant::now(),
+            fan_out: Cell::new(0),
+            degraded: Cell::new(false),
+        };
         self.metrics.request_started();
         let request_id = request_id(&req);
-        let trace = RequestTrace::default();
         let mut response = self.route(&req, &trace).await;
-        let took = started.elapsed();
+        let took = trace.started.elapsed();
         let template = path_template(req.path());
         self.metrics
             .request_finished(req.method, template, response.status, took);

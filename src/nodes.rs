@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::future::{join, join3, join_all};
 use miroir_io::{Method, Request, Response, UpstreamError, UpstreamRequest, UpstreamResponse};
@@ -65,26 +65,21 @@ impl Api {
         request: &NodeRequest<'_>,
         authorization: Option<&[u8]>,
     ) -> NodeResult {
-        self.send_node_within(
-            node,
-            operation,
-            request,
-            authorization,
-            self.request_timeout,
-        )
-        .await
+        self.send_node_within(node, operation, request, authorization, None)
+            .await
     }
 
-    /// [`send_node`](Self::send_node) within `limit` (at most the upstream request timeout):
-    /// the pool's own timer, not a second one around it, which would also make the future
-    /// larger to move (a monoio `Sleep` is 640 bytes: `perf` binary `future_sizes`).
+    /// [`send_node`](Self::send_node) by `deadline` when given, and within the upstream request
+    /// timeout: bounded by the pool's own timer, not a second one around it, which would also
+    /// make the future larger to move (a monoio `Sleep` is 640 bytes: `perf` binary
+    /// `future_sizes`). The clock read for the node's latency metric is the pool's too.
     pub(crate) async fn send_node_within(
         &self,
         node: usize,
         operation: NodeOperation,
         request: &NodeRequest<'_>,
         authorization: Option<&[u8]>,
-        limit: Duration,
+        deadline: Option<Instant>,
     ) -> NodeResult {
         let mut headers: [(&str, &[u8]); 2] = [("", b""), ("", b"")];
         let mut count = 0;
@@ -106,9 +101,11 @@ impl Api {
         // Reads (searches, document fetches: POSTs included) may be sent
         // twice, so a stale pooled connection can be retried on a new one.
         let retry_safe = request.method.is_idempotent() || operation == NodeOperation::Read;
+        let latest = started + self.request_timeout;
+        let deadline = deadline.map_or(latest, |d| d.min(latest));
         let mut result = self
             .pool
-            .send_with(node, &upstream, limit.min(self.request_timeout), retry_safe)
+            .send_until(node, &upstream, started, deadline, retry_safe)
             .await;
         self.metrics
             .node_request(node, operation, started.elapsed());

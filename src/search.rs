@@ -331,8 +331,8 @@ impl Api {
         let show_score = params.flag("showRankingScore").unwrap_or(false);
         let show_details = params.flag("showRankingScoreDetails").unwrap_or(false);
         let query_json = params.query_json();
-        // The deadline and the first round's start share one clock read.
-        let mut round_started = Instant::now();
+        // The deadline and the first round's start are the request's arrival (no clock read).
+        let mut round_started = trace.started;
         let deadline =
             round_started + Duration::from_millis(self.cluster.config.scatter.node_timeout_ms);
         // The index's settings (this core's cache, else one read): a custom sort rule needs the
@@ -558,14 +558,8 @@ impl Api {
         }
     }
 
-    /// One node's answer to a scatter's search `body`, within `remaining`.
-    async fn ask_node(
-        &self,
-        scatter: &Scatter<'_>,
-        node: usize,
-        body: &[u8],
-        remaining: Duration,
-    ) -> NodeResult {
+    /// One node's answer to a scatter's search `body`, by the scatter's deadline.
+    async fn ask_node(&self, scatter: &Scatter<'_>, node: usize, body: &[u8]) -> NodeResult {
         let request = NodeRequest {
             method: Method::Post,
             target: scatter.target,
@@ -577,7 +571,7 @@ impl Api {
             NodeOperation::Read,
             &request,
             scatter.authorization,
-            remaining,
+            Some(scatter.deadline),
         )
         .await
     }
@@ -651,9 +645,8 @@ impl Api {
                 .collect();
             fan_out += bodies.len();
             trace.fan_out.set(trace.fan_out.get() + bodies.len() as u32);
-            let remaining = scatter.deadline.saturating_duration_since(Instant::now());
             let results: Vec<NodeResult> = join_in_order(&bodies, |(node, _, body)| {
-                self.ask_node(scatter, *node, body, remaining)
+                self.ask_node(scatter, *node, body)
             })
             .await;
             let mut lost_shards: Vec<u32> = pending.uncovered.clone();

@@ -163,7 +163,9 @@ impl Api {
         uid: &str,
         trace: &RequestTrace,
     ) -> Result<std::rc::Rc<crate::api::IndexSettings>, Response> {
-        let mut now = std::time::Instant::now();
+        // The request's arrival stands for now: the cache's freshness and the read's deadline
+        // count from it (no clock read for a cache hit).
+        let mut now = trace.started;
         let limit =
             std::time::Duration::from_millis(self.cluster.config.scatter.node_timeout_ms) / 2;
         let deadline = now + limit;
@@ -276,9 +278,9 @@ impl Api {
             .filter(|&n| routing.is_healthy(n as u16))
         {
             trace.fan_out.set(trace.fan_out.get() + 1);
-            let limit = per_node.unwrap_or(self.request_timeout);
+            let deadline = per_node.map(|limit| std::time::Instant::now() + limit);
             let answer = self
-                .send_node_within(node, NodeOperation::Admin, request, authorization, limit)
+                .send_node_within(node, NodeOperation::Admin, request, authorization, deadline)
                 .await;
             match answer {
                 Ok(resp) if resp.status == 200 => return Ok(resp.body),

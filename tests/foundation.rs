@@ -438,6 +438,38 @@ fn stalled_clients_are_dropped_without_slowing_others() {
 }
 
 #[test]
+fn an_idle_keep_alive_connection_closes_after_its_timeout_counted_from_its_last_answer() {
+    let nodes = start_nodes(1, NODE_KEY);
+    let rest = format!(
+        "[auth]\nnode_master_key = \"{NODE_KEY}\"\n{}",
+        nodes_toml(&nodes, |_| 0)
+    );
+    let miroir = Miroir::start("cores = 1\nkeepalive_timeout_ms = 400", &rest);
+    let mut s = TcpStream::connect(&miroir.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Requests 200 ms apart keep it open well past one timeout: each answer moves the deadline.
+    let started = Instant::now();
+    for _ in 0..5 {
+        s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+            .unwrap();
+        assert!(read_response(&mut s).starts_with("HTTP/1.1 200 OK\r\n"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    // Then idle: closed one timeout after the last answer, not before.
+    s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut s).starts_with("HTTP/1.1 200 OK\r\n"));
+    let answered = Instant::now();
+    assert_eq!(read_until_close(&mut s), "");
+    let idle = answered.elapsed();
+    assert!(
+        idle >= Duration::from_millis(350) && idle < Duration::from_millis(2000),
+        "closed after {idle:?} idle"
+    );
+}
+
+#[test]
 fn stale_pooled_connections_are_replaced() {
     let mut nodes = start_nodes(1, NODE_KEY);
     // Slow health checks, so the node stays "healthy" across its restart.

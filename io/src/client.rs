@@ -129,24 +129,29 @@ impl UpstreamPool {
         req: &UpstreamRequest<'_>,
         timeout: Duration,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        self.send_with(node, req, timeout, req.method.is_idempotent())
+        let now = std::time::Instant::now();
+        self.send_until(node, req, now, now + timeout, req.method.is_idempotent())
             .await
     }
 
-    /// [`send`](Self::send), where `retry_safe` says whether the request may
+    /// [`send`](Self::send) given to the pool at `now` (the caller's clock read, so the pool
+    /// needs none) and ending by `deadline`, where `retry_safe` says whether the request may
     /// be sent twice (idempotent methods, and reads such as a `POST` search).
-    pub async fn send_with(
+    pub async fn send_until(
         &self,
         node: usize,
         req: &UpstreamRequest<'_>,
-        timeout: Duration,
+        now: std::time::Instant,
+        deadline: std::time::Instant,
         retry_safe: bool,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let upstream = self.nodes.get(node).ok_or(UpstreamError::UnknownNode)?;
-        let now = Instant::now();
-        let deadline = now + timeout;
-        if let Some(stream) = upstream.take_idle(now, retry_safe) {
-            match self.exchange_within(upstream, stream, req, deadline).await {
+        let (now, deadline) = (Instant::from_std(now), Instant::from_std(deadline));
+        if let Some(conn) = upstream.take_idle(now, retry_safe) {
+            match self
+                .exchange_within(upstream, conn, req, now, deadline)
+                .await
+            {
                 Ok(resp) => return Ok(resp),
                 Err(e) if !e.response_started && retry_safe => {
                     tracing::debug!(node = %upstream.addr, error = %e.error, "pooled connection was stale; retrying on a new one");
@@ -162,23 +167,28 @@ impl UpstreamPool {
                 Err(_) => return Err(UpstreamError::Timeout),
             };
         let _ = stream.set_nodelay(true);
-        let stream = OwnedStream(stream);
-        self.exchange_within(upstream, stream, req, deadline)
+        self.exchange_within(upstream, OwnedStream(stream), req, now, deadline)
             .await
             .map_err(|e| e.error)
     }
 
+    /// One exchange on `conn`, parked again for reuse when it may be. `started` is when the
+    /// request was given to the pool: it stands for the park time, which makes a parked
+    /// connection look older than it is, never fresher (see [`FRESH_IDLE`]).
     async fn exchange_within(
         &self,
         upstream: &Upstream,
-        stream: OwnedStream,
+        mut conn: OwnedStream,
         req: &UpstreamRequest<'_>,
+        started: Instant,
         deadline: Instant,
     ) -> Result<UpstreamResponse, ExchangeError> {
-        match timeout_at(deadline, self.exchange(upstream, stream, req)).await {
+        // A timer per exchange, not per connection: a pooled connection serves many tasks, and
+        // a monoio timer wakes the task that first polled it (see `crate::timer`).
+        match timeout_at(deadline, self.exchange(upstream, &mut conn, req)).await {
             Ok(Ok((resp, reusable))) => {
-                if let Some(stream) = reusable {
-                    upstream.put_idle(stream, self.config.max_idle_per_node);
+                if reusable {
+                    upstream.put_idle(conn, started, self.config.max_idle_per_node);
                 }
                 Ok(resp)
             }
@@ -193,9 +203,9 @@ impl UpstreamPool {
     async fn exchange(
         &self,
         upstream: &Upstream,
-        mut conn: OwnedStream,
+        conn: &mut OwnedStream,
         req: &UpstreamRequest<'_>,
-    ) -> Result<(UpstreamResponse, Option<OwnedStream>), ExchangeError> {
+    ) -> Result<(UpstreamResponse, bool), ExchangeError> {
         let stream = &mut conn.0;
         let not_started = |error| ExchangeError {
             error,
@@ -322,7 +332,7 @@ impl UpstreamPool {
                 buf
             }
         };
-        let reusable = (keep_alive && framing != Framing::UntilClose).then_some(conn);
+        let reusable = keep_alive && framing != Framing::UntilClose;
         Ok((
             UpstreamResponse {
                 status,
@@ -339,20 +349,20 @@ impl Upstream {
     /// `trust_fresh`, one parked less than [`FRESH_IDLE`] ago is not checked.
     fn take_idle(&self, now: Instant, trust_fresh: bool) -> Option<OwnedStream> {
         let mut idle = self.idle.borrow_mut();
-        while let Some((stream, parked)) = idle.pop() {
+        while let Some((conn, parked)) = idle.pop() {
             if (trust_fresh && now.saturating_duration_since(parked) < FRESH_IDLE)
-                || peer_still_open(&stream.0)
+                || peer_still_open(&conn.0)
             {
-                return Some(stream);
+                return Some(conn);
             }
         }
         None
     }
 
-    fn put_idle(&self, stream: OwnedStream, max: usize) {
+    fn put_idle(&self, conn: OwnedStream, parked: Instant, max: usize) {
         let mut idle = self.idle.borrow_mut();
         if idle.len() < max {
-            idle.push((stream, Instant::now()));
+            idle.push((conn, parked));
         }
     }
 }

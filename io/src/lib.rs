@@ -10,6 +10,7 @@ pub mod client;
 pub mod http;
 pub mod runtime;
 pub mod server;
+mod timer;
 
 pub use client::{ClientConfig, UpstreamError, UpstreamPool, UpstreamRequest, UpstreamResponse};
 pub use http::{Method, Request, Response};

@@ -3,7 +3,6 @@
 //! limit, and timeouts so an idle or slow client cannot pin a core.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -17,12 +16,13 @@ use std::time::Duration;
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
-use monoio::time::{timeout, timeout_at, Instant};
+use monoio::time::Instant;
 
 use crate::chunked::{ChunkError, ChunkedDecoder};
 use crate::http::{
     human_size, push_decimal, reason, recycle_buffer, HeaderSpan, Method, Request, Response,
 };
+use crate::timer::ConnTimer;
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -79,7 +79,39 @@ impl Drain {
 #[derive(Default)]
 struct Connections {
     active: Cell<usize>,
-    idle: RefCell<HashSet<RawFd>>,
+    idle: RefCell<FdSet>,
+}
+
+/// A set of file descriptors as bits: a connection enters and leaves the idle set once per
+/// request, which a hashed set paid two hashes for.
+#[derive(Default)]
+struct FdSet(Vec<u64>);
+
+impl FdSet {
+    fn insert(&mut self, fd: RawFd) {
+        let Ok(fd) = usize::try_from(fd) else { return };
+        if self.0.len() <= fd / 64 {
+            self.0.resize(fd / 64 + 1, 0);
+        }
+        if let Some(word) = self.0.get_mut(fd / 64) {
+            *word |= 1 << (fd % 64);
+        }
+    }
+
+    fn remove(&mut self, fd: RawFd) {
+        let Ok(fd) = usize::try_from(fd) else { return };
+        if let Some(word) = self.0.get_mut(fd / 64) {
+            *word &= !(1 << (fd % 64));
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = RawFd> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &word)| {
+            (0..64)
+                .filter(move |bit| word & (1 << bit) != 0)
+                .filter_map(move |bit| RawFd::try_from(i * 64 + bit).ok())
+        })
+    }
 }
 
 /// Keeps `Connections::active` right however a connection task ends.
@@ -174,7 +206,7 @@ async fn close_idle_when_draining(connections: Rc<Connections>, drain: Arc<Drain
     loop {
         monoio::time::sleep(Duration::from_millis(20)).await;
         if drain.is_draining() {
-            for &fd in connections.idle.borrow().iter() {
+            for fd in connections.idle.borrow().iter() {
                 // SAFETY: the fd belongs to a live connection of this core
                 // (removed from the set before the connection closes).
                 unsafe {
@@ -349,6 +381,11 @@ struct Connection {
     decoded: Vec<u8>,
     out: Vec<u8>,
     spans: Vec<HeaderSpan>,
+    /// Bounds every wait: for a request head, a body, a response write.
+    timer: ConnTimer,
+    /// When the connection last became idle (accepted, or its last response began to be
+    /// written): the keep-alive timeout counts from it.
+    idle_since: Instant,
 }
 
 enum Body {
@@ -365,7 +402,10 @@ async fn serve_connection<H: Handler>(
     drain: Arc<Drain>,
     active: ActiveGuard,
 ) {
+    let now = Instant::now();
     let mut conn = Connection {
+        timer: ConnTimer::new(now + config.keepalive_timeout),
+        idle_since: now,
         stream: OwnedStream(stream),
         drain,
         connections: active.0.clone(),
@@ -421,7 +461,8 @@ impl Connection {
     /// Waits for a complete head. Idle connections wait up to the keep-alive
     /// timeout for a first byte; from then on the header timeout applies.
     async fn read_head(&mut self, config: &ServerConfig) -> Option<Head> {
-        let mut deadline = (!self.buf.is_empty()).then(|| Instant::now() + config.header_timeout);
+        // Set once the head has begun but is not complete.
+        let mut deadline = None;
         loop {
             if !self.buf.is_empty() {
                 match parse_head(&self.buf, &mut self.spans) {
@@ -437,7 +478,9 @@ impl Connection {
                         self.respond(config, r, false).await;
                         return None;
                     }
-                    Parsed::Partial => {}
+                    Parsed::Partial => {
+                        deadline.get_or_insert_with(|| Instant::now() + config.header_timeout);
+                    }
                 }
             }
             let read = match deadline {
@@ -448,22 +491,26 @@ impl Connection {
                     // Idle between requests: a drain may wake this read.
                     let fd = self.stream.0.as_raw_fd();
                     self.connections.idle.borrow_mut().insert(fd);
-                    let read = timeout(
-                        config.keepalive_timeout,
-                        read_into(&mut self.stream.0, &mut self.buf),
-                    )
-                    .await;
-                    self.connections.idle.borrow_mut().remove(&fd);
+                    let read = self
+                        .timer
+                        .within(
+                            self.idle_since + config.keepalive_timeout,
+                            read_into(&mut self.stream.0, &mut self.buf),
+                        )
+                        .await;
+                    self.connections.idle.borrow_mut().remove(fd);
                     read
                 }
-                Some(d) => timeout_at(d, read_into(&mut self.stream.0, &mut self.buf)).await,
+                Some(d) => {
+                    self.timer
+                        .within(d, read_into(&mut self.stream.0, &mut self.buf))
+                        .await
+                }
             };
             match read {
-                Ok(Ok(0)) | Ok(Err(_)) => return None,
-                Ok(Ok(_)) => {
-                    deadline.get_or_insert_with(|| Instant::now() + config.header_timeout);
-                }
-                Err(_elapsed) => {
+                Some(Ok(0)) | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+                None => {
                     if deadline.is_some() {
                         tracing::debug!(
                             "closing a connection whose request head did not arrive in time"
@@ -482,13 +529,13 @@ impl Connection {
         config: &ServerConfig,
         head: &Head,
     ) -> Result<(Body, usize), Option<Response>> {
-        let deadline = Instant::now() + config.body_timeout;
         if let Some(length) = head.content_length {
             if length > config.max_body_bytes {
                 return Err(Some(payload_too_large(config.max_body_bytes)));
             }
             let end = head.len + length as usize;
             if self.buf.len() < end {
+                let deadline = Instant::now() + config.body_timeout;
                 if head.expect_continue {
                     self.send_continue(deadline).await?;
                 }
@@ -502,6 +549,7 @@ impl Connection {
         if !head.chunked {
             return Ok((Body::InBuffer(head.len..head.len), head.len));
         }
+        let deadline = Instant::now() + config.body_timeout;
         if head.expect_continue && self.buf.len() == head.len {
             self.send_continue(deadline).await?;
         }
@@ -531,10 +579,14 @@ impl Connection {
     }
 
     async fn read_until(&mut self, deadline: Instant) -> Result<(), Option<Response>> {
-        match timeout_at(deadline, read_into(&mut self.stream.0, &mut self.buf)).await {
-            Ok(Ok(n)) if n > 0 => Ok(()),
-            Ok(_) => Err(None),
-            Err(_elapsed) => {
+        match self
+            .timer
+            .within(deadline, read_into(&mut self.stream.0, &mut self.buf))
+            .await
+        {
+            Some(Ok(n)) if n > 0 => Ok(()),
+            Some(_) => Err(None),
+            None => {
                 tracing::debug!("closing a connection whose request body did not arrive in time");
                 Err(None)
             }
@@ -543,8 +595,12 @@ impl Connection {
 
     async fn send_continue(&mut self, deadline: Instant) -> Result<(), Option<Response>> {
         let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
-        match timeout_at(deadline, write_all(&mut self.stream.0, interim)).await {
-            Ok((Ok(()), _)) => Ok(()),
+        match self
+            .timer
+            .within(deadline, write_all(&mut self.stream.0, interim))
+            .await
+        {
+            Some((Ok(()), _)) => Ok(()),
             _ => Err(None),
         }
     }
@@ -564,8 +620,12 @@ impl Connection {
         let mut discarded = 0;
         while discarded < MAX_DISCARD {
             self.buf.clear();
-            match timeout_at(deadline, read_into(&mut self.stream.0, &mut self.buf)).await {
-                Ok(Ok(n)) if n > 0 => discarded += n,
+            match self
+                .timer
+                .within(deadline, read_into(&mut self.stream.0, &mut self.buf))
+                .await
+            {
+                Some(Ok(n)) if n > 0 => discarded += n,
                 _ => break,
             }
         }
@@ -607,20 +667,28 @@ impl Connection {
         if !head_only && !separate_body {
             out.extend_from_slice(&response.body);
         }
-        let deadline = Instant::now() + config.body_timeout;
+        // One clock read: the write's deadline, and the start of the next idle wait.
+        self.idle_since = Instant::now();
+        let deadline = self.idle_since + config.body_timeout;
         let mut body = response.body;
+        let Connection {
+            stream,
+            out: kept,
+            timer,
+            ..
+        } = self;
         let write = async {
-            let (res, out) = write_all(&mut self.stream.0, out).await;
-            self.out = out;
+            let (res, out) = write_all(&mut stream.0, out).await;
+            *kept = out;
             res?;
             if separate_body {
-                let (res, written) = write_all(&mut self.stream.0, std::mem::take(&mut body)).await;
+                let (res, written) = write_all(&mut stream.0, std::mem::take(&mut body)).await;
                 body = written;
                 res?;
             }
             Ok::<(), io::Error>(())
         };
-        let ok = matches!(timeout_at(deadline, write).await, Ok(Ok(())));
+        let ok = matches!(timer.within(deadline, write).await, Some(Ok(())));
         recycle_buffer(body);
         ok
     }
@@ -638,5 +706,26 @@ impl Drop for OwnedStream {
         unsafe {
             libc::shutdown(self.0.as_raw_fd(), libc::SHUT_RDWR);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FdSet;
+
+    #[test]
+    fn fd_set_holds_what_was_inserted_and_not_removed() {
+        let mut set = FdSet::default();
+        for fd in [3, 64, 65, 1000, 7, 64] {
+            set.insert(fd);
+        }
+        set.remove(7);
+        set.remove(5000);
+        set.insert(-1);
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![3, 64, 65, 1000]);
+        for fd in [3, 64, 65, 1000] {
+            set.remove(fd);
+        }
+        assert_eq!(set.iter().count(), 0);
     }
 }

@@ -23,13 +23,14 @@ fn main() {
         body: b"{}",
     };
     // Built, measured and dropped: never polled, so no runtime is needed.
-    let send = pool.send_with(0, &request, Duration::from_secs(1), true);
+    let now = std::time::Instant::now();
+    let send = pool.send_until(0, &request, now, now + Duration::from_secs(1), true);
     println!(
         "monoio::time::Sleep (one timer): {} bytes",
         std::mem::size_of::<monoio::time::Sleep>()
     );
     println!(
-        "UpstreamPool::send_with future (one node exchange): {} bytes",
+        "UpstreamPool::send_until future (one node exchange): {} bytes",
         std::mem::size_of_val(&send)
     );
 }
