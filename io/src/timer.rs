@@ -107,27 +107,22 @@ mod tests {
     #[test]
     fn a_timer_taken_by_another_task_wakes_that_task() {
         run(async {
-            let now = Instant::now();
-            let timer = std::rc::Rc::new(std::cell::RefCell::new(ConnTimer::new(now)));
-            // Polled by one task, which ends before the deadline.
-            let first = timer.clone();
-            monoio::spawn(async move {
+            // Polled by one task, which ends before the deadline and hands the timer on.
+            let mut timer = ConnTimer::new(Instant::now());
+            let timer = monoio::spawn(async move {
                 let deadline = Instant::now() + Duration::from_secs(30);
-                let mut timer = first.borrow_mut();
-                assert_eq!(
-                    timer
-                        .within(deadline, monoio::time::sleep(Duration::from_millis(5)))
-                        .await,
-                    Some(())
-                );
+                let slept = timer
+                    .within(deadline, monoio::time::sleep(Duration::from_millis(5)))
+                    .await;
+                assert_eq!(slept, Some(()));
+                timer
             })
             .await;
             // Another task's wait on the same timer ends at its own deadline.
-            let second = timer.clone();
             let start = Instant::now();
             let waited = monoio::spawn(async move {
+                let mut timer = timer;
                 let deadline = Instant::now() + Duration::from_millis(50);
-                let mut timer = second.borrow_mut();
                 timer.within(deadline, std::future::pending::<()>()).await
             });
             // Bounded by a timer of its own: a wait that is never woken fails the test.
