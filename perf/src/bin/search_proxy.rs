@@ -6,11 +6,18 @@
 //! loopback; nginx from the `nginx` package.
 //!
 //! cargo build --release -p miroir -p miroir-perf
-//! target/release/search_proxy [SECONDS] [CONNECTIONS] [ROUNDS]
+//! target/release/search_proxy [SECONDS] [CONNECTIONS] [ROUNDS] [BUDGET]
 //!
 //! The four targets are measured in turn, ROUNDS times (default 3), and the
 //! summary gives per-target medians: the machine is shared and noisy, and
 //! interleaving keeps slow phases from landing on one target only.
+//!
+//! Without BUDGET the proxies share the cores with wrk and the upstream, so a
+//! run measures the whole system: a proxy's own cost is diluted by theirs.
+//! With BUDGET (CPUs, e.g. 0.5), each proxy is capped at that much CPU (a
+//! cgroup CFS quota over a 1 ms period; needs root), so the proxy is the
+//! bottleneck and its throughput is its capacity for that CPU: the lines show
+//! each proxy's CPU use, which should sit at the budget.
 
 use std::net::TcpStream;
 use std::path::Path;
@@ -19,7 +26,7 @@ use std::time::Duration;
 
 use miroir_perf::upstream::start_upstream;
 use miroir_perf::{
-    children, free_port, median, shards_spanning, wait_until, CpuTime, MiroirProcess,
+    children, free_port, median, shards_spanning, wait_until, CpuBudget, CpuTime, MiroirProcess,
 };
 
 /// nginx as a keep-alive reverse proxy in front of `upstream`, 2 workers.
@@ -126,6 +133,9 @@ fn main() {
     let seconds = args.first().copied().unwrap_or(10);
     let connections = args.get(1).copied().unwrap_or(64) as usize;
     let rounds = args.get(2).copied().unwrap_or(3).max(1) as usize;
+    let budget: Option<f64> = std::env::args()
+        .nth(4)
+        .map(|a| a.parse().expect("BUDGET: CPUs per proxy, e.g. 0.5"));
     let dir = std::env::temp_dir().join(format!("miroir-search-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let script = dir.join("search.lua");
@@ -156,6 +166,24 @@ fn main() {
     let nginx_pids: Vec<u32> = std::iter::once(nginx.id())
         .chain(children(nginx.id()))
         .collect();
+    // Kept until the end: each cap is lifted on drop.
+    let _caps: Vec<CpuBudget> = match budget {
+        None => Vec::new(),
+        Some(cpus) => {
+            println!("each proxy capped at {cpus} CPU (CFS quota); wrk and the upstream are not");
+            [
+                ("nginx", nginx_pids.clone()),
+                ("miroir1", vec![miroir1.pid()]),
+                ("miroir3", vec![miroir3.pid()]),
+            ]
+            .into_iter()
+            .map(|(name, pids)| {
+                CpuBudget::cap(name, &pids, cpus)
+                    .unwrap_or_else(|e| panic!("cannot cap the proxies' CPU: {e}"))
+            })
+            .collect()
+        }
+    };
     let runs: [(&str, &str, Vec<u32>); 4] = [
         ("direct to the upstream", direct_addr.as_str(), vec![]),
         ("nginx keep-alive proxy", nginx_addr.as_str(), nginx_pids),
@@ -186,10 +214,11 @@ fn main() {
             let per_req = |cpu: f64| cpu / (r.rps * seconds as f64).max(1.0) * 1e6;
             let proxy_us = per_req(proxy.user + proxy.system);
             println!(
-                "  {name:<24} {:>7.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  CPU/req: proxy {proxy_us:>5.1} us ({:>4.1} user + {:>4.1} sys), upstream {:>4.1} us, wrk {:>4.1} us  TCP segments/req {:.2}",
+                "  {name:<24} {:>7.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  proxy at {:.2} CPU  CPU/req: proxy {proxy_us:>5.1} us ({:>4.1} user + {:>4.1} sys), upstream {:>4.1} us, wrk {:>4.1} us  TCP segments/req {:.2}",
                 r.rps,
                 r.p50_ms,
                 r.p99_ms,
+                (proxy.user + proxy.system) / seconds as f64,
                 per_req(proxy.user),
                 per_req(proxy.system),
                 per_req(harness_cpu.user + harness_cpu.system),
