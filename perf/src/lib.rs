@@ -248,7 +248,7 @@ impl CpuBudget {
     /// CPU), so a capped proxy stalls at most about a millisecond at a time and its p99 stays
     /// comparable with another capped proxy's.
     pub fn cap(name: &str, pids: &[u32], cpus: f64) -> Result<CpuBudget, String> {
-        if !(cpus > 0.0) {
+        if cpus.is_nan() || cpus <= 0.0 {
             return Err(format!("a budget of {cpus} CPU"));
         }
         let period_us = (1_000.0 / cpus.min(1.0)).ceil() as u64;
