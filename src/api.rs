@@ -487,7 +487,7 @@ fn request_id(req: &Request<'_>) -> String {
     req.header("x-request-id")
         .filter(|v| (1..=128).contains(&v.len()) && v.iter().all(|b| b.is_ascii_graphic()))
         .and_then(|v| std::str::from_utf8(v).ok())
-        .map_or_else(new_uuid_v7, str::to_owned)
+        .map_or_else(|| new_uuid_v7().hyphenated().to_string(), str::to_owned)
 }
 
 thread_local! {
@@ -505,22 +505,21 @@ fn next_random() -> u64 {
     })
 }
 
-/// A new UUIDv7 (hyphenated, lower case) for request ids and `requestUid`.
+/// A new UUIDv7 for request ids and `requestUid` (written out by the caller, which may keep
+/// the text on the stack).
 ///
 /// `Uuid::now_v7` reads 10 random bytes from the OS (a `getrandom` syscall)
 /// and takes a process-wide lock for its counter on every call, which showed
 /// up at ~5 % of a search's CPU. Ids only need to be unique and
 /// time-ordered at millisecond precision, so the random bits come from a
 /// per-thread generator seeded from the OS once.
-pub(crate) fn new_uuid_v7() -> String {
+pub(crate) fn new_uuid_v7() -> uuid::Uuid {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let (a, b) = (next_random().to_le_bytes(), next_random().to_le_bytes());
     let random = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1]];
-    let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    uuid.hyphenated().encode_lower(&mut buf).to_owned()
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
 
 pub(crate) fn method_not_allowed(allow: &'static str) -> Response {

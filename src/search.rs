@@ -240,7 +240,10 @@ impl Api {
                 Params::Map(&map)
             }
         };
-        let request_uid = crate::api::new_uuid_v7();
+        let mut request_uid = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let request_uid: &str = crate::api::new_uuid_v7()
+            .hyphenated()
+            .encode_lower(&mut request_uid);
         match self
             .search_params(
                 req,
@@ -248,7 +251,7 @@ impl Api {
                 uid,
                 &params,
                 Pagination::WithinMaxTotalHits,
-                request_uid.as_str(),
+                request_uid,
                 trace,
             )
             .await
@@ -408,22 +411,24 @@ impl Api {
         let details =
             sort.is_some() || show_details || settings.as_ref().is_some_and(|s| s.sorts_by_rule);
         let routing = self.cluster.routing.load();
-        let active: Vec<usize> = (0..routing.group_count())
-            .filter(|&g| routing.topology().groups[g].state == GroupState::Active)
-            .collect();
-        if active.is_empty() {
+        let active = || {
+            (0..routing.group_count())
+                .filter(|&g| routing.topology().groups[g].state == GroupState::Active)
+        };
+        let active_count = active().count();
+        let rotation = self.next_node.get() as u64;
+        self.next_node.set(self.next_node.get().wrapping_add(1));
+        let Some(group) = active().nth(rotation as usize % active_count.max(1)) else {
             return Err(Response::error(
                 503,
                 "miroir_shard_unavailable",
                 "system",
                 "No replica group is active.",
             ));
-        }
-        let rotation = self.next_node.get() as u64;
-        self.next_node.set(self.next_node.get().wrapping_add(1));
-        let group = active[rotation as usize % active.len()];
+        };
         let rf = routing.topology().replication_factor;
-        let target = format!("/indexes/{uid}/search");
+        let mut target = String::with_capacity(uid.len() + 16);
+        target.extend(["/indexes/", uid, "/search"]);
         let scatter = Scatter {
             routing: &routing,
             group,
