@@ -256,14 +256,21 @@ fn auth_matches_meilisearch_shapes() {
     assert_eq!(r.header("allow"), Some("GET"));
 }
 
-#[test]
-fn oversize_bodies_get_413() {
+/// Miroir in front of one node, with `server` lines in its `[server]` table (the node must
+/// outlive the test's requests).
+fn in_front_of_one_node(server: &str) -> (Vec<Node>, Miroir) {
     let nodes = start_nodes(1, NODE_KEY);
     let rest = format!(
         "[auth]\nnode_master_key = \"{NODE_KEY}\"\n{}",
         nodes_toml(&nodes, |_| 0)
     );
-    let miroir = Miroir::start("max_body_bytes = 1000", &rest);
+    let miroir = Miroir::start(server, &rest);
+    (nodes, miroir)
+}
+
+#[test]
+fn oversize_bodies_get_413() {
+    let (_nodes, miroir) = in_front_of_one_node("max_body_bytes = 1000");
     let expected = fixture_body("191");
 
     let big = vec![b' '; 5000];
@@ -334,12 +341,7 @@ fn read_response(s: &mut TcpStream) -> String {
 
 #[test]
 fn http_framing_keep_alive_pipelining_continue_and_chunked() {
-    let nodes = start_nodes(1, NODE_KEY);
-    let rest = format!(
-        "[auth]\nnode_master_key = \"{NODE_KEY}\"\n{}",
-        nodes_toml(&nodes, |_| 0)
-    );
-    let miroir = Miroir::start("", &rest);
+    let (_nodes, miroir) = in_front_of_one_node("");
     let mut s = TcpStream::connect(&miroir.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
 
@@ -378,15 +380,8 @@ fn http_framing_keep_alive_pipelining_continue_and_chunked() {
 
 #[test]
 fn stalled_clients_are_dropped_without_slowing_others() {
-    let nodes = start_nodes(1, NODE_KEY);
-    let rest = format!(
-        "[auth]\nnode_master_key = \"{NODE_KEY}\"\n{}",
-        nodes_toml(&nodes, |_| 0)
-    );
-    let miroir = Miroir::start(
-        "cores = 1\nheader_timeout_ms = 500\nbody_timeout_ms = 500",
-        &rest,
-    );
+    let (_nodes, miroir) =
+        in_front_of_one_node("cores = 1\nheader_timeout_ms = 500\nbody_timeout_ms = 500");
 
     // Many half-sent heads and bodies on the single request core.
     let mut stalled = Vec::new();
@@ -439,12 +434,7 @@ fn stalled_clients_are_dropped_without_slowing_others() {
 
 #[test]
 fn an_idle_keep_alive_connection_closes_after_its_timeout_counted_from_its_last_answer() {
-    let nodes = start_nodes(1, NODE_KEY);
-    let rest = format!(
-        "[auth]\nnode_master_key = \"{NODE_KEY}\"\n{}",
-        nodes_toml(&nodes, |_| 0)
-    );
-    let miroir = Miroir::start("cores = 1\nkeepalive_timeout_ms = 400", &rest);
+    let (_nodes, miroir) = in_front_of_one_node("cores = 1\nkeepalive_timeout_ms = 400");
     let mut s = TcpStream::connect(&miroir.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     // Requests 200 ms apart keep it open well past one timeout: each answer moves the deadline.
