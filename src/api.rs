@@ -576,9 +576,47 @@ impl Handler for MetricsEndpoint {
 
 #[cfg(test)]
 mod tests {
-    use super::{IndexSettings, SettingsCache};
+    use super::{Api, IndexSettings, RequestTrace, SettingsCache};
+    use crate::auth::ClientAuth;
+    use miroir_io::{Handler, Request};
     use serde_json::json;
     use std::rc::Rc;
+
+    /// Bytes of the future `make` would return, without calling it (no `Api` or request needed).
+    fn future_size<A, F: std::future::Future>(_make: impl FnOnce(A) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    type Args = (
+        &'static Api,
+        &'static Request<'static>,
+        &'static ClientAuth<'static>,
+        &'static RequestTrace,
+    );
+
+    #[test]
+    fn a_request_future_stays_small() {
+        // Every connection task holds it inline for the connection's life, idle or not
+        // (`target/release/idle_connections`): a route whose future is much larger than the
+        // others' is boxed where it is routed, as multi-search is.
+        let handle = future_size(|(api, req): (&'static Api, Request<'static>)| api.handle(req));
+        let routes = [
+            (
+                "search",
+                future_size(|(api, req, a, t): Args| api.search(req, a, "i", t)),
+            ),
+            (
+                "facet search",
+                future_size(|(api, req, a, t): Args| api.facet_search(req, a, "i", t)),
+            ),
+            (
+                "multi-search (boxed)",
+                future_size(|(api, req, a, t): Args| api.multi_search(req, a, t)),
+            ),
+        ];
+        println!("request future: {handle} bytes; routes: {routes:?}");
+        assert!(handle <= 16 * 1024, "{handle} bytes");
+    }
 
     #[test]
     fn custom_sort_rules_are_told_from_the_built_in_rules() {
