@@ -610,7 +610,7 @@ mod tests {
                 future_size(|(api, req, a, t): Args| api.facet_search(req, a, "i", t)),
             ),
             (
-                "multi-search (boxed)",
+                "multi-search (boxed where routed)",
                 future_size(|(api, req, a, t): Args| api.multi_search(req, a, t)),
             ),
         ];

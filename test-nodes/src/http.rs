@@ -1,6 +1,7 @@
 //! A tiny blocking HTTP/1.1 client for tests.
 //!
-//! One TCP connection per call (`Connection: close`), `Content-Length` request framing,
+//! One TCP connection per call (`Connection: close`; [`request_on`] sends on a connection the
+//! caller keeps), `Content-Length` request framing,
 //! `Content-Length` / chunked / close-delimited response framing, 10 s read and write timeouts.
 //! Meant for tests and test setup, not for measuring anything.
 
@@ -70,7 +71,19 @@ pub fn request(
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
+    request_on(&stream, authority, method, path, headers, body)
+}
 
+/// [`request`] on an open `stream` to `authority` (`host:port`), which stays open when the
+/// caller passes its own `connection` header (e.g. `keep-alive`) and the server keeps it.
+pub fn request_on(
+    stream: &TcpStream,
+    authority: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> io::Result<Response> {
     let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
     if !has("host") {
@@ -96,9 +109,10 @@ pub fn request(
     if let Some(b) = body {
         bytes.extend_from_slice(b);
     }
-    (&stream).write_all(&bytes)?;
+    let mut writer = stream;
+    writer.write_all(&bytes)?;
 
-    let mut incoming = Incoming::new(&stream);
+    let mut incoming = Incoming::new(stream);
     Ok(read_response(&mut incoming, method == "HEAD")?)
 }
 

@@ -5,12 +5,12 @@
 //! cargo build --release -p miroir -p miroir-perf
 //! target/release/idle_connections [CONNECTIONS]   (default 2000; mind `ulimit -n`)
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use miroir_perf::upstream::start_upstream;
 use miroir_perf::MiroirProcess;
+use miroir_test_nodes::http;
 
 /// Resident memory of `pid` in kB (`VmRSS` in /proc/PID/status).
 fn rss_kb(pid: u32) -> u64 {
@@ -22,35 +22,21 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Sends one search on `stream` and reads its whole answer (head and Content-Length body).
-fn search(stream: &mut TcpStream) {
-    let body = br#"{"q":"batman","limit":10}"#;
-    let head = format!(
-        "POST /indexes/movies/search HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("write");
-    stream.write_all(body).expect("write");
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let n = stream.read(&mut chunk).expect("read");
-        assert!(n > 0, "connection closed mid-answer");
-        got.extend_from_slice(&chunk[..n]);
-        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-        assert!(text.starts_with("http/1.1 200"), "{text}");
-        let length: usize = text
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("content-length");
-        if got.len() >= end + 4 + length {
-            return;
-        }
-    }
+/// One search on `stream`, which stays open.
+fn search(stream: &TcpStream, addr: &str) {
+    let answer = http::request_on(
+        stream,
+        addr,
+        "POST",
+        "/indexes/movies/search",
+        &[
+            ("content-type", "application/json"),
+            ("connection", "keep-alive"),
+        ],
+        Some(br#"{"q":"batman","limit":10}"#),
+    )
+    .expect("search");
+    assert_eq!(answer.status, 200, "{}", answer.text());
 }
 
 fn main() {
@@ -61,14 +47,14 @@ fn main() {
     let upstream = start_upstream();
     let miroir = MiroirProcess::start(std::slice::from_ref(&upstream), 1, 2);
     miroir.create_index("movies");
-    let mut warm = TcpStream::connect(&miroir.addr).expect("connect");
-    search(&mut warm);
+    let warm = TcpStream::connect(&miroir.addr).expect("connect");
+    search(&warm, &miroir.addr);
     std::thread::sleep(Duration::from_millis(500));
     let before = rss_kb(miroir.pid());
     let open: Vec<TcpStream> = (0..connections)
         .map(|_| {
-            let mut s = TcpStream::connect(&miroir.addr).expect("connect (raise ulimit -n?)");
-            search(&mut s);
+            let s = TcpStream::connect(&miroir.addr).expect("connect (raise ulimit -n?)");
+            search(&s, &miroir.addr);
             s
         })
         .collect();

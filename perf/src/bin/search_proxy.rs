@@ -15,7 +15,8 @@
 //! Without BUDGET the proxies share the cores with wrk and the upstream, so a
 //! run measures the whole system: a proxy's own cost is diluted by theirs.
 //! With BUDGET (CPUs, e.g. 0.5), each proxy is capped at that much CPU (a
-//! cgroup CFS quota over a 1 ms period; needs root), so the proxy is the
+//! cgroup CFS quota over the shortest period the kernel allows, 2 ms for half
+//! a CPU; needs root), so the proxy is the
 //! bottleneck and its throughput is its capacity for that CPU: the lines show
 //! each proxy's CPU use, which should sit at the budget.
 
